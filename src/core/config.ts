@@ -1,0 +1,28 @@
+import type { Plugin } from './hooks.ts';
+import type { AnyService } from './service.ts';
+
+/** What a `shoal.config.ts` exports as default: the application a cluster runs. */
+export interface ShoalConfig {
+  /** Services every node hosts. */
+  services: AnyService[];
+  /** Plugins added after the built-in ones, on every node and gateway. */
+  plugins?: Plugin[];
+  /** Default balancing strategy for calls between services (round-robin when absent). */
+  balancing?: string;
+  /** Default per-call time limit in ms. */
+  callTimeoutMs?: number;
+}
+
+export function defineConfig(config: ShoalConfig): ShoalConfig {
+  if (!Array.isArray(config.services)) throw new Error('shoal config: services must be an array of defineService(...) results');
+  return config;
+}
+
+/** Checks an imported module's default export, so a typo'd config file fails with a clear message. */
+export function configFromModule(module: unknown, path: string): ShoalConfig {
+  const config = (module as { default?: unknown } | null)?.default;
+  if (!config || typeof config !== 'object' || !Array.isArray((config as ShoalConfig).services)) {
+    throw new Error(`${path} must export default defineConfig({ services: [...] })`);
+  }
+  return config as ShoalConfig;
+}

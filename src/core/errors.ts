@@ -1,0 +1,90 @@
+/**
+ * Errors that cross process boundaries. Every failure a user can see is a ShoalError with a
+ * stable code; the HTTP status is derived from the code so the gateway and the CLI agree.
+ */
+export type ErrorCode =
+  | 'VALIDATION'
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAUTHORIZED'
+  | 'RATE_LIMITED'
+  | 'TIMEOUT'
+  | 'UNAVAILABLE'
+  | 'CIRCUIT_OPEN'
+  | 'INTERNAL';
+
+const httpStatusByCode: Record<ErrorCode, number> = {
+  VALIDATION: 422,
+  BAD_REQUEST: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNAUTHORIZED: 401,
+  RATE_LIMITED: 429,
+  TIMEOUT: 504,
+  UNAVAILABLE: 503,
+  CIRCUIT_OPEN: 503,
+  INTERNAL: 500,
+};
+
+/** Codes after which the same request may safely be tried on another endpoint. */
+const retryableCodes: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'CIRCUIT_OPEN', 'TIMEOUT']);
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export class ShoalError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'ShoalError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get httpStatus(): number {
+    return httpStatusByCode[this.code];
+  }
+
+  /** True when a failed attempt is worth repeating elsewhere (the action must also be idempotent). */
+  get retryable(): boolean {
+    return retryableCodes.has(this.code);
+  }
+
+  toJSON(): ErrorBody {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(httpStatusByCode, value);
+}
+
+/** Turns anything thrown into a ShoalError; unknown failures become INTERNAL without leaking stacks. */
+export function toShoalError(err: unknown): ShoalError {
+  if (err instanceof ShoalError) return err;
+  if (err && typeof err === 'object' && 'code' in err && isErrorCode(err.code) && 'message' in err) {
+    return new ShoalError(err.code, String(err.message), 'details' in err ? err.details : undefined);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new ShoalError('INTERNAL', message);
+}
+
+/** Rebuilds an error from its wire form ({ code, message, details }). */
+export function errorFromWire(wire: unknown): ShoalError {
+  if (wire && typeof wire === 'object') {
+    const w = wire as { code?: unknown; message?: unknown; details?: unknown };
+    if (isErrorCode(w.code)) return new ShoalError(w.code, String(w.message ?? w.code), w.details);
+  }
+  return new ShoalError('INTERNAL', 'malformed error from peer', { received: typeof wire });
+}
+
+export function errorToWire(err: unknown): { code: ErrorCode; message: string; details?: unknown } {
+  const e = toShoalError(err);
+  return { code: e.code, message: e.message, details: e.details };
+}

@@ -1,0 +1,222 @@
+/**
+ * Distributed tracing on OpenTelemetry. Trace context travels in CallMeta (traceparent and
+ * tracestate), so parents are taken from and written to the call's metadata explicitly rather
+ * than from an async context manager: that works the same across processes and in-process.
+ */
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Attributes, Context, Span, TextMapGetter, TextMapSetter, Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { toShoalError } from '../core/index.ts';
+import type { CallMeta, EventMessage, InboundCall, OutboundCall, Plugin } from '../core/index.ts';
+import { SpanRing } from './span-ring.ts';
+import type { FinishedSpan } from './span-ring.ts';
+
+export interface TracingOptions {
+  serviceName: string;
+  nodeId: string;
+  /** Finished spans kept in memory for recentSpans() (default 256). */
+  capacity?: number;
+}
+
+export interface Tracing {
+  readonly serviceName: string;
+  readonly nodeId: string;
+  readonly provider: BasicTracerProvider;
+  readonly tracer: Tracer;
+  /** Last finished spans, oldest first. */
+  recentSpans(): FinishedSpan[];
+  shutdown(): Promise<void>;
+}
+
+const defaultCapacity = 256;
+const instrumentationName = 'shoal';
+
+// Shared: it holds no state, and one instance avoids an allocation per call.
+const propagator = new W3CTraceContextPropagator();
+
+// Typed to CallMeta, so extracting and injecting touch two known fields and nothing else.
+const metaGetter: TextMapGetter<CallMeta> = {
+  keys: () => ['traceparent', 'tracestate'],
+  get(carrier, key) {
+    if (key === 'traceparent') return carrier.traceparent;
+    if (key === 'tracestate') return carrier.tracestate;
+    return undefined;
+  },
+};
+
+const metaSetter: TextMapSetter<CallMeta> = {
+  set(carrier, key, value) {
+    if (key === 'traceparent') carrier.traceparent = value;
+    else if (key === 'tracestate') carrier.tracestate = value;
+  },
+};
+
+let active: Tracing | undefined;
+
+/**
+ * Starts tracing for this process: a tracer provider registered globally with the W3C
+ * trace-context propagator, keeping recent finished spans in memory. Starting again replaces
+ * the previous setup (the OpenTelemetry API accepts one global provider at a time).
+ */
+export function startTracing(options: TracingOptions): Tracing {
+  if (active) stopGlobal(active);
+  const ring = new SpanRing({
+    capacity: options.capacity ?? defaultCapacity,
+    serviceName: options.serviceName,
+    nodeId: options.nodeId,
+  });
+  const provider = new BasicTracerProvider({ spanProcessors: [ring] });
+  trace.setGlobalTracerProvider(provider);
+  propagation.setGlobalPropagator(propagator);
+  const tracing: Tracing = {
+    serviceName: options.serviceName,
+    nodeId: options.nodeId,
+    provider,
+    tracer: provider.getTracer(instrumentationName),
+    recentSpans: () => ring.spans(),
+    async shutdown() {
+      if (active === tracing) {
+        stopGlobal(tracing);
+        active = undefined;
+      }
+      await provider.shutdown();
+    },
+  };
+  active = tracing;
+  return tracing;
+}
+
+function stopGlobal(tracing: Tracing): void {
+  if (trace.getTracerProvider() === tracing.provider || active === tracing) {
+    trace.disable();
+    propagation.disable();
+  }
+}
+
+/** Recent finished spans of the running tracing setup (empty when tracing is not started). */
+export function recentSpans(): FinishedSpan[] {
+  return active ? active.recentSpans() : [];
+}
+
+/** Context whose active span is the caller's, taken from meta; the root context when there is none. */
+export function contextFromMeta(meta: CallMeta): Context {
+  if (meta.traceparent === undefined) return ROOT_CONTEXT;
+  return propagator.extract(ROOT_CONTEXT, meta, metaGetter);
+}
+
+/** Writes the span's context into meta as traceparent (and tracestate when it has one). */
+export function injectIntoMeta(span: Span, meta: CallMeta): void {
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), meta, metaSetter);
+  // A tracestate that arrived without a usable traceparent belongs to no trace of ours.
+  if (meta.tracestate !== undefined && span.spanContext().traceState === undefined) meta.tracestate = undefined;
+}
+
+function recordFailure(span: Span, err: unknown): void {
+  const error = toShoalError(err);
+  span.setAttribute('shoal.error.code', error.code);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+}
+
+export interface TracingPluginOptions {
+  /** Defaults to the tracer of startTracing(), else the global one. */
+  tracer?: Tracer;
+  /** Recorded as shoal.node; defaults to the nodeId given to startTracing(). */
+  nodeId?: string;
+}
+
+/**
+ * Spans around calls and events: CLIENT/PRODUCER for work leaving this process, SERVER/CONSUMER
+ * for work arriving. Each writes its own traceparent into the meta handed on, so the next hop
+ * (a remote handler, or calls made by a local handler) becomes its child.
+ */
+export function tracingPlugin(options: TracingPluginOptions = {}): Plugin {
+  const tracer = options.tracer ?? active?.tracer ?? trace.getTracer(instrumentationName);
+  const nodeId = options.nodeId ?? active?.nodeId;
+
+  function callAttributes(call: OutboundCall | InboundCall): Attributes {
+    const attributes: Attributes = {
+      'rpc.system': 'shoal',
+      'rpc.service': call.service,
+      'rpc.method': call.action,
+      'shoal.version': call.version,
+    };
+    if (nodeId !== undefined) attributes['shoal.node'] = nodeId;
+    return attributes;
+  }
+
+  function eventAttributes(message: EventMessage): Attributes {
+    const attributes: Attributes = {
+      'messaging.system': 'shoal',
+      'messaging.destination.name': message.event,
+      'shoal.event.mode': message.mode,
+    };
+    if (message.target) {
+      attributes['rpc.service'] = message.target.service;
+      attributes['shoal.version'] = message.target.version;
+    }
+    if (nodeId !== undefined) attributes['shoal.node'] = nodeId;
+    return attributes;
+  }
+
+  async function around<T>(span: Span, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      recordFailure(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  return {
+    name: 'shoal:tracing',
+
+    outboundCall(call, next) {
+      const span = tracer.startSpan(
+        `${call.service}/${call.action}`,
+        { kind: SpanKind.CLIENT, attributes: callAttributes(call) },
+        contextFromMeta(call.meta),
+      );
+      // A copy: the caller's meta may be its own handler's, whose traceparent must stay its span.
+      const meta = { ...call.meta };
+      injectIntoMeta(span, meta);
+      call.meta = meta;
+      return around(span, () => next(call));
+    },
+
+    inboundCall(call, next) {
+      const span = tracer.startSpan(
+        `${call.service}/${call.action}`,
+        { kind: SpanKind.SERVER, attributes: callAttributes(call) },
+        contextFromMeta(call.meta),
+      );
+      // In place: this meta arrived with the call and becomes the handler's, so its calls nest here.
+      injectIntoMeta(span, call.meta);
+      return around(span, () => next(call));
+    },
+
+    outboundEvent(message, next) {
+      const span = tracer.startSpan(
+        `${message.event} publish`,
+        { kind: SpanKind.PRODUCER, attributes: eventAttributes(message) },
+        contextFromMeta(message.meta),
+      );
+      const meta = { ...message.meta };
+      injectIntoMeta(span, meta);
+      message.meta = meta;
+      return around(span, () => next(message));
+    },
+
+    inboundEvent(message, next) {
+      const span = tracer.startSpan(
+        `${message.event} process`,
+        { kind: SpanKind.CONSUMER, attributes: eventAttributes(message) },
+        contextFromMeta(message.meta),
+      );
+      injectIntoMeta(span, message.meta);
+      return around(span, () => next(message));
+    },
+  };
+}

@@ -1,0 +1,414 @@
+import { randomUUID } from 'node:crypto';
+import { createStrategy, type Strategy, type StrategyFactory } from '../balance/index.ts';
+import { Membership, type Coordinator, type MemberRecord, type Watch } from '../control/index.ts';
+import {
+  ShoalError,
+  collectInterceptors,
+  composeChain,
+  runLifecycle,
+  serviceKey,
+  silentLogger,
+  toShoalError,
+  type AnyService,
+  type CallMeta,
+  type EventMessage,
+  type InboundCall,
+  type KeyValueStore,
+  type Logger,
+  type Next,
+  type NodeInfo,
+  type OutboundAttempt,
+  type OutboundCall,
+  type Plugin,
+} from '../core/index.ts';
+import type { PeerAddress, Transport } from '../transport/index.ts';
+import { CallContext } from './call-context.ts';
+import { coordinatorKeyValue } from './kv.ts';
+import { LocalServices } from './local-services.ts';
+import { ServiceRegistry, type ServiceEndpoint } from './registry.ts';
+import { parseCallFrame, parseEventFrame, type CallFrame, type EventFrame } from './wire.ts';
+
+/** A plugin for the runtime may also bring balancing strategies, usable by name. */
+export interface RuntimePlugin extends Plugin {
+  strategies?: Record<string, StrategyFactory>;
+}
+
+export interface ServiceBrokerOptions {
+  nodeId: string;
+  role?: 'node' | 'gateway';
+  transport: Transport;
+  coordinator: Coordinator;
+  /** Where this process accepts calls from peers; omit for a process that only calls (a gateway). */
+  listen?: PeerAddress;
+  services?: readonly AnyService[];
+  plugins?: readonly RuntimePlugin[];
+  /** Strategy for services that name none. */
+  defaultStrategy?: string;
+  defaultTimeoutMs?: number;
+  /** Serve a call in-process when this node hosts the service (no network hop). */
+  preferLocal?: boolean;
+  logger?: Logger;
+  /** Published in the member record for status and dashboards. */
+  httpUrl?: string;
+  /** Membership lease: a dead process leaves routing within about this long. */
+  memberTtlMs?: number;
+  /** Time a stopping node waits for calls it is serving to finish. */
+  drainTimeoutMs?: number;
+}
+
+export interface CallByNameOptions {
+  timeoutMs?: number;
+  balanceKey?: string;
+  meta?: Partial<CallMeta>;
+}
+
+/**
+ * The runtime of one process: hosts its services, answers calls from peers, and sends calls
+ * and events to the services of others through the hook chains, the balancer and the transport.
+ * It never names a transport or coordinator driver: both arrive built.
+ */
+export class ServiceBroker {
+  readonly nodeId: string;
+  readonly logger: Logger;
+  readonly registry: ServiceRegistry;
+  /** The application's key-value store, shared by every node. */
+  readonly kv: KeyValueStore;
+  private readonly options: ServiceBrokerOptions;
+  private readonly local: LocalServices;
+  private readonly plugins: readonly RuntimePlugin[];
+  private readonly strategyFactories: Record<string, StrategyFactory>;
+  private readonly strategies = new Map<string, Strategy>();
+  private readonly seenServices = new Set<string>();
+  private readonly outbound: Next<OutboundCall, unknown>;
+  private readonly attempt: Next<OutboundAttempt, unknown>;
+  private readonly inbound: Next<InboundCall, unknown>;
+  private readonly outboundEvent: Next<EventMessage, void>;
+  private readonly inboundEvent: Next<EventMessage, void>;
+  private readonly membership: Membership;
+  private membersWatch?: Watch;
+  private address?: PeerAddress;
+  private readonly startedAt = Date.now();
+  private inflightInbound = 0;
+  private state: 'created' | 'running' | 'draining' | 'stopped' = 'created';
+
+  constructor(options: ServiceBrokerOptions) {
+    this.options = options;
+    this.nodeId = options.nodeId;
+    this.logger = (options.logger ?? silentLogger).child({ nodeId: options.nodeId });
+    this.local = new LocalServices(options.services ?? []);
+    this.plugins = options.plugins ?? [];
+    this.registry = new ServiceRegistry(options.nodeId);
+    this.membership = new Membership(options.coordinator, { logger: this.logger });
+    this.kv = coordinatorKeyValue(options.coordinator);
+    this.strategyFactories = Object.assign({}, ...this.plugins.map((p) => p.strategies ?? {}));
+    this.outbound = composeChain(collectInterceptors(this.plugins, 'outboundCall'), (call) => this.dispatch(call));
+    this.attempt = composeChain(collectInterceptors(this.plugins, 'outboundAttempt'), (attempt) => this.send(attempt));
+    this.inbound = composeChain(collectInterceptors(this.plugins, 'inboundCall'), (call) => this.serve(call));
+    this.outboundEvent = composeChain(collectInterceptors(this.plugins, 'outboundEvent'), (event) => this.publish(event));
+    this.inboundEvent = composeChain(collectInterceptors(this.plugins, 'inboundEvent'), (event) => this.consume(event));
+  }
+
+  get services(): readonly AnyService[] {
+    return this.local.all();
+  }
+
+  get listenAddress(): PeerAddress | undefined {
+    return this.address;
+  }
+
+  get inflight(): number {
+    return this.inflightInbound;
+  }
+
+  private get info(): NodeInfo {
+    return { nodeId: this.nodeId, services: this.local.all() };
+  }
+
+  async start(): Promise<void> {
+    await runLifecycle(this.plugins, 'nodeStarting', this.info);
+    const { transport } = this.options;
+    transport.onRequest((payload, from) => this.onPeerRequest(payload, from.nodeId));
+    transport.onNotify((payload) => this.onPeerNotify(payload));
+    transport.onPeerDown((peer) => this.registry.markAddressDown(peer));
+    if (this.options.listen) this.address = await transport.listen(this.options.listen);
+    for (const service of this.local.all()) {
+      await service.started?.(this.contextFor(service.name, service.version, undefined, this.freshMeta()));
+      for (const plugin of this.plugins) await plugin.serviceStarted?.(service, this.info);
+    }
+    this.registry.onChange(() => {
+      for (const descriptor of this.registry.descriptors()) this.seenServices.add(serviceKey(descriptor.name, descriptor.version));
+    });
+    this.membersWatch = this.membership.watchMembers((members) => this.registry.setMembers(this.withSelf(members)));
+    this.registry.setMembers([this.record()]);
+    await this.membership.join(this.record(), { ttlMs: this.options.memberTtlMs ?? 2_000 });
+    this.state = 'running';
+    await runLifecycle(this.plugins, 'nodeStarted', this.info);
+  }
+
+  /**
+   * Leaves routing first (peers stop sending), lets calls in progress finish, then stops the
+   * services and closes the transport.
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'draining') return;
+    this.state = 'draining';
+    await this.membership.update({ health: 'draining' }).catch(() => undefined);
+    const until = Date.now() + (this.options.drainTimeoutMs ?? 10_000);
+    while (this.inflightInbound > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await runLifecycle(this.plugins, 'nodeStopping', this.info).catch(() => undefined);
+    for (const service of this.local.all()) {
+      await Promise.resolve(service.stopped?.(this.contextFor(service.name, service.version, undefined, this.freshMeta()))).catch(
+        (err: unknown) => this.logger.warn({ service: service.name, err: String(err) }, 'service stop hook failed'),
+      );
+    }
+    this.membersWatch?.close();
+    await this.membership.leave().catch(() => undefined);
+    await this.options.transport.close();
+    this.state = 'stopped';
+  }
+
+  health(): 'starting' | 'healthy' | 'draining' | 'stopped' {
+    return this.state === 'created' ? 'starting' : this.state === 'running' ? 'healthy' : this.state;
+  }
+
+  /** Calls `service.action` of a version; the way gateways and typed contexts reach services. */
+  call(service: string, version: number, action: string, params: unknown, options: CallByNameOptions = {}): Promise<unknown> {
+    return this.outbound(this.outboundCall(service, version, action, params, options));
+  }
+
+  /** Like call(), also telling which node answered. */
+  async callWithOrigin(
+    service: string,
+    version: number,
+    action: string,
+    params: unknown,
+    options: CallByNameOptions = {},
+  ): Promise<{ result: unknown; servedBy: string | undefined }> {
+    const call = this.outboundCall(service, version, action, params, options);
+    const result = await this.outbound(call);
+    return { result, servedBy: call.servedBy };
+  }
+
+  private outboundCall(service: string, version: number, action: string, params: unknown, options: CallByNameOptions): OutboundCall {
+    const endpoints = this.registry.endpoints(service, version);
+    const descriptor = endpoints[0]?.descriptor;
+    if (!descriptor) throw this.missingService(service, version);
+    const declared = descriptor.actions.find((a) => a.name === action);
+    if (!declared) {
+      throw new ShoalError('NOT_FOUND', `action ${service}.${action} does not exist in version ${version}`, {
+        actions: descriptor.actions.map((a) => a.name),
+      });
+    }
+    const meta: CallMeta = { requestId: options.meta?.requestId ?? randomUUID(), callerNodeId: this.nodeId };
+    if (options.meta?.traceparent) meta.traceparent = options.meta.traceparent;
+    if (options.meta?.tracestate) meta.tracestate = options.meta.tracestate;
+    if (options.meta?.deadline !== undefined) meta.deadline = options.meta.deadline;
+    const balanceKeyField = descriptor.balanceKey;
+    const balanceKey =
+      options.balanceKey ??
+      (balanceKeyField && params && typeof params === 'object' ? stringOrUndefined((params as Record<string, unknown>)[balanceKeyField]) : undefined);
+    const call: OutboundCall = {
+      service,
+      version,
+      action,
+      params,
+      meta,
+      idempotent: declared.idempotent,
+      timeoutMs: options.timeoutMs ?? declared.timeoutMs ?? this.options.defaultTimeoutMs ?? 10_000,
+      exclude: new Set(),
+      attempts: 0,
+    };
+    if (balanceKey !== undefined) call.balanceKey = balanceKey;
+    return call;
+  }
+
+  /** Publishes an event from outside any handler. */
+  emit(event: string, payload: unknown, mode: 'emit' | 'broadcast' = 'emit', meta?: CallMeta): Promise<void> {
+    return this.outboundEvent({ event, payload, mode, meta: meta ?? this.freshMeta() });
+  }
+
+  private missingService(service: string, version: number): ShoalError {
+    if (this.seenServices.has(serviceKey(service, version))) {
+      return new ShoalError('UNAVAILABLE', `no live node serves ${service}@${version} right now`, { sent: false });
+    }
+    const versions = this.registry.versionsOf(service);
+    if (versions.length > 0) {
+      return new ShoalError('NOT_FOUND', `service ${service} has no version ${version}`, { versions });
+    }
+    return new ShoalError('NOT_FOUND', `unknown service ${service}`);
+  }
+
+  /** End of the outbound chain: choose an endpoint and make one attempt. */
+  private async dispatch(call: OutboundCall): Promise<unknown> {
+    const key = serviceKey(call.service, call.version);
+    const all = this.registry.endpoints(call.service, call.version);
+    if (all.length === 0) throw this.missingService(call.service, call.version);
+    const endpoints = this.available(all, call);
+    if (endpoints.length === 0) {
+      throw new ShoalError('UNAVAILABLE', `every node serving ${key} is refusing calls (circuits open)`, { sent: false });
+    }
+    let chosen: ServiceEndpoint | undefined;
+    if (this.options.preferLocal !== false) chosen = endpoints.find((e) => e.local && !call.exclude.has(e.id));
+    const strategy = this.strategyFor(key, endpoints[0].descriptor.balancing);
+    chosen ??= strategy.pick(endpoints, { key: call.balanceKey, exclude: call.exclude }) as ServiceEndpoint | undefined;
+    if (!chosen) throw new ShoalError('UNAVAILABLE', `no node can serve ${key}`, { sent: false });
+    call.exclude.add(chosen.id);
+    call.attempts++;
+    const started = performance.now();
+    strategy.onStart?.(chosen.id);
+    try {
+      const result = await this.attempt({ call, endpointId: chosen.id, local: chosen.local });
+      strategy.onEnd?.(chosen.id, { latencyMs: performance.now() - started, ok: true });
+      call.servedBy = chosen.id;
+      return result;
+    } catch (err) {
+      strategy.onEnd?.(chosen.id, { latencyMs: performance.now() - started, ok: false });
+      throw err;
+    }
+  }
+
+  private available(endpoints: readonly ServiceEndpoint[], call: OutboundCall): ServiceEndpoint[] {
+    const filters = this.plugins.filter((p) => p.endpointAvailable);
+    if (filters.length === 0) return endpoints as ServiceEndpoint[];
+    return endpoints.filter((e) => filters.every((p) => p.endpointAvailable!(e.id, call)));
+  }
+
+  private strategyFor(key: string, name: string | undefined): Strategy {
+    let strategy = this.strategies.get(key);
+    if (!strategy) {
+      strategy = createStrategy(name ?? this.options.defaultStrategy ?? 'round-robin', this.strategyFactories);
+      this.strategies.set(key, strategy);
+    }
+    return strategy;
+  }
+
+  /** End of the attempt chain: in-process, or over the transport. */
+  private async send(attempt: OutboundAttempt): Promise<unknown> {
+    const { call } = attempt;
+    const remainingMs = call.meta.deadline === undefined ? call.timeoutMs : call.meta.deadline - Date.now();
+    if (remainingMs <= 0) throw new ShoalError('TIMEOUT', `deadline passed before calling ${call.service}.${call.action}`);
+    if (attempt.local) {
+      return withTimeout(
+        this.inbound({ service: call.service, version: call.version, action: call.action, params: call.params, meta: call.meta, fromNodeId: this.nodeId }),
+        remainingMs,
+        `${call.service}.${call.action}`,
+      );
+    }
+    const endpoint = this.registry.endpoints(call.service, call.version).find((e) => e.id === attempt.endpointId);
+    if (!endpoint?.address) throw new ShoalError('UNAVAILABLE', `node ${attempt.endpointId} left`, { sent: false });
+    const frame: CallFrame = { k: 'call', s: call.service, v: call.version, a: call.action, p: call.params, m: call.meta };
+    return this.options.transport.request(endpoint.address, frame, { timeoutMs: remainingMs });
+  }
+
+  private async onPeerRequest(payload: unknown, fromNodeId: string): Promise<unknown> {
+    const frame = parseCallFrame(payload);
+    if (this.state === 'stopped') throw new ShoalError('UNAVAILABLE', `node ${this.nodeId} is stopped`, { sent: false });
+    return this.inbound({ service: frame.s, version: frame.v, action: frame.a, params: frame.p, meta: frame.m, fromNodeId });
+  }
+
+  /** End of the inbound chain: validate and run the handler. */
+  private async serve(call: InboundCall): Promise<unknown> {
+    this.inflightInbound++;
+    try {
+      const ctx = this.contextFor(call.service, call.version, call.action, call.meta);
+      return await this.local.invoke(call.service, call.version, call.action, call.params, ctx);
+    } finally {
+      this.inflightInbound--;
+    }
+  }
+
+  /** End of the outbound event chain: emit to one instance per subscribing service, broadcast to all. */
+  private async publish(message: EventMessage): Promise<void> {
+    const deliveries: Array<Promise<void>> = [];
+    for (const group of this.registry.subscribersOf(message.event)) {
+      const key = `event:${message.event}:${serviceKey(group.service, group.version)}`;
+      let targets: ServiceEndpoint[];
+      if (message.mode === 'broadcast') targets = group.endpoints;
+      else {
+        const local = this.options.preferLocal !== false ? group.endpoints.find((e) => e.local) : undefined;
+        const picked = local ?? (this.strategyFor(key, 'round-robin').pick(group.endpoints) as ServiceEndpoint | undefined);
+        targets = picked ? [picked] : [];
+      }
+      for (const target of targets) deliveries.push(this.deliver(message, group.service, group.version, target));
+    }
+    await Promise.all(deliveries);
+  }
+
+  private async deliver(message: EventMessage, service: string, version: number, target: ServiceEndpoint): Promise<void> {
+    try {
+      if (target.local) {
+        await this.inboundEvent({ ...message, target: { service, version } });
+      } else if (target.address) {
+        const frame: EventFrame = { k: 'event', e: message.event, p: message.payload, m: message.meta, mode: message.mode, s: service, v: version };
+        await this.options.transport.notify(target.address, frame);
+      }
+    } catch (err) {
+      this.logger.warn({ event: message.event, to: target.id, err: toShoalError(err).message }, 'event delivery failed');
+    }
+  }
+
+  private onPeerNotify(payload: unknown): void {
+    const frame = parseEventFrame(payload);
+    if (!frame) {
+      this.logger.warn({}, 'malformed event frame dropped');
+      return;
+    }
+    this.inboundEvent({ event: frame.e, payload: frame.p, meta: frame.m, mode: frame.mode, target: { service: frame.s, version: frame.v } }).catch(
+      (err: unknown) => this.logger.warn({ event: frame.e, err: toShoalError(err).message }, 'event handler failed'),
+    );
+  }
+
+  /** End of the inbound event chain. */
+  private async consume(message: EventMessage): Promise<void> {
+    const target = message.target;
+    if (!target || !this.local.has(target.service, target.version)) return;
+    const ctx = this.contextFor(target.service, target.version, undefined, message.meta);
+    await this.local.deliver(target.service, target.version, message.event, message.payload, ctx, this.logger);
+  }
+
+  private contextFor(service: string, version: number, action: string | undefined, meta: CallMeta): CallContext {
+    return new CallContext(this, {
+      service,
+      version,
+      action,
+      meta,
+      logger: this.logger,
+      kv: this.kv,
+    });
+  }
+
+  private freshMeta(): CallMeta {
+    return { requestId: randomUUID(), callerNodeId: this.nodeId };
+  }
+
+  private record(): MemberRecord {
+    return {
+      id: this.nodeId,
+      role: this.options.role ?? 'node',
+      ...(this.address ? { address: this.address } : {}),
+      ...(this.options.httpUrl ? { httpUrl: this.options.httpUrl } : {}),
+      pid: process.pid,
+      startedAt: this.startedAt,
+      services: this.local.descriptors(),
+      health: this.state === 'draining' ? 'draining' : 'healthy',
+    };
+  }
+
+  /** This process routes to its own services even before (or while unable) to register them. */
+  private withSelf(members: readonly MemberRecord[]): MemberRecord[] {
+    if (members.some((m) => m.id === this.nodeId)) return [...members];
+    return [...members, this.record()];
+  }
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ShoalError('TIMEOUT', `${what} took longer than ${Math.round(ms)} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

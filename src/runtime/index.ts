@@ -1,0 +1,7 @@
+export { ServiceBroker, type ServiceBrokerOptions, type RuntimePlugin, type CallByNameOptions } from './broker.ts';
+export { ServiceRegistry, type ServiceEndpoint } from './registry.ts';
+export { describeService } from './local-services.ts';
+export { nodeService, type NodeFacts } from './node-service.ts';
+export { timeoutPlugin } from './plugins/timeout.ts';
+export { retryPlugin, type RetryOptions } from './plugins/retry.ts';
+export { circuitBreakerPlugin, type CircuitBreakerOptions } from './plugins/circuit-breaker.ts';

@@ -1,0 +1,63 @@
+import { ShoalError, toShoalError, type Plugin } from '../../core/index.ts';
+
+export interface CircuitBreakerOptions {
+  /** Consecutive failures that open the circuit. */
+  failureThreshold?: number;
+  /** How long an open circuit refuses before letting one trial request through. */
+  openMs?: number;
+}
+
+type CircuitState = { kind: 'closed'; failures: number } | { kind: 'open'; until: number } | { kind: 'half-open'; trial: boolean };
+
+/** Failures that say the endpoint is unwell, as opposed to the caller's own mistakes. */
+const endpointFailureCodes = new Set(['UNAVAILABLE', 'TIMEOUT']);
+
+/**
+ * One circuit per endpoint: after repeated failures the endpoint is skipped by the balancer
+ * for a while, then probed with a single request. Errors a caller caused (VALIDATION,
+ * NOT_FOUND…) say nothing about the endpoint's health and do not count.
+ */
+export function circuitBreakerPlugin(options: CircuitBreakerOptions = {}): Plugin {
+  const failureThreshold = options.failureThreshold ?? 5;
+  const openMs = options.openMs ?? 5_000;
+  const circuits = new Map<string, CircuitState>();
+
+  function current(endpointId: string): CircuitState {
+    const state = circuits.get(endpointId);
+    if (state?.kind === 'open' && Date.now() >= state.until) {
+      const halfOpen: CircuitState = { kind: 'half-open', trial: false };
+      circuits.set(endpointId, halfOpen);
+      return halfOpen;
+    }
+    return state ?? { kind: 'closed', failures: 0 };
+  }
+
+  return {
+    name: 'circuit-breaker',
+    endpointAvailable(endpointId) {
+      const state = current(endpointId);
+      return state.kind === 'closed' || (state.kind === 'half-open' && !state.trial);
+    },
+    async outboundAttempt(attempt, next) {
+      if (attempt.local) return next(attempt);
+      const id = attempt.endpointId;
+      const state = current(id);
+      if (state.kind === 'open' || (state.kind === 'half-open' && state.trial)) {
+        throw new ShoalError('CIRCUIT_OPEN', `circuit to ${id} is open`, { endpoint: id, sent: false });
+      }
+      if (state.kind === 'half-open') state.trial = true;
+      try {
+        const result = await next(attempt);
+        circuits.delete(id);
+        return result;
+      } catch (err) {
+        const error = toShoalError(err);
+        if (endpointFailureCodes.has(error.code)) {
+          const failures = state.kind === 'closed' ? state.failures + 1 : failureThreshold;
+          circuits.set(id, failures >= failureThreshold ? { kind: 'open', until: Date.now() + openMs } : { kind: 'closed', failures });
+        }
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { composeChain, ShoalError } from '../../src/core/index.ts';
+import type { CallMeta, EventMessage, InboundCall, OutboundCall } from '../../src/core/index.ts';
+import { recentSpans, spanIdOf, startTracing, traceIdOf, tracingPlugin } from '../../src/observe/index.ts';
+import type { FinishedSpan } from '../../src/observe/index.ts';
+
+const tracing = startTracing({ serviceName: 'test', nodeId: 'node-a' });
+const plugin = tracingPlugin();
+
+const incomingTraceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+const incomingSpanId = '00f067aa0ba902b7';
+const incoming = `00-${incomingTraceId}-${incomingSpanId}-01`;
+
+function outbound(meta: CallMeta, action = 'create'): OutboundCall {
+  return {
+    service: 'links',
+    version: 2,
+    action,
+    params: {},
+    meta,
+    idempotent: false,
+    timeoutMs: 1000,
+    exclude: new Set(),
+    attempts: 0,
+  };
+}
+
+function inbound(meta: CallMeta): InboundCall {
+  return { service: 'links', version: 2, action: 'resolve', params: {}, meta };
+}
+
+function spanById(spanId: string | undefined): FinishedSpan {
+  const span = recentSpans().find((s) => s.spanId === spanId);
+  assert.ok(span, `span ${spanId} recorded`);
+  return span;
+}
+
+test('traceIdOf and spanIdOf read a traceparent and reject malformed ones', () => {
+  assert.equal(traceIdOf(incoming), incomingTraceId);
+  assert.equal(spanIdOf(incoming), incomingSpanId);
+  assert.equal(traceIdOf(undefined), undefined);
+  assert.equal(traceIdOf('garbage'), undefined);
+  assert.equal(traceIdOf(`00-${'0'.repeat(32)}-${incomingSpanId}-01`), undefined);
+});
+
+test('outbound call gets a CLIENT span that is a child of the incoming traceparent', async () => {
+  let sent: CallMeta | undefined;
+  const chain = composeChain<OutboundCall, unknown>([plugin.outboundCall!], async (call) => {
+    sent = call.meta;
+    return 'ok';
+  });
+  const callerMeta: CallMeta = { requestId: 'r1', traceparent: incoming };
+  assert.equal(await chain(outbound(callerMeta)), 'ok');
+
+  assert.ok(sent?.traceparent);
+  assert.equal(traceIdOf(sent.traceparent), incomingTraceId);
+  assert.notEqual(spanIdOf(sent.traceparent), incomingSpanId);
+  assert.equal(sent.requestId, 'r1');
+  // The caller's own meta keeps pointing at the caller's span.
+  assert.equal(callerMeta.traceparent, incoming);
+
+  const span = spanById(spanIdOf(sent.traceparent));
+  assert.equal(span.kind, 'client');
+  assert.equal(span.traceId, incomingTraceId);
+  assert.equal(span.parentSpanId, incomingSpanId);
+  assert.equal(span.status, 'unset');
+  assert.deepEqual(
+    [span.attributes['rpc.service'], span.attributes['rpc.method'], span.attributes['shoal.version'], span.attributes['shoal.node']],
+    ['links', 'create', 2, 'node-a'],
+  );
+  assert.equal(span.serviceName, 'test');
+});
+
+test('outbound call without a traceparent starts a new root trace', async () => {
+  let sent: CallMeta | undefined;
+  const chain = composeChain<OutboundCall, unknown>([plugin.outboundCall!], async (call) => {
+    sent = call.meta;
+  });
+  await chain(outbound({ requestId: 'r2' }));
+
+  const traceId = traceIdOf(sent?.traceparent);
+  assert.ok(traceId, 'a valid traceparent was written');
+  assert.notEqual(traceId, incomingTraceId);
+  const span = spanById(spanIdOf(sent?.traceparent));
+  assert.equal(span.parentSpanId, undefined);
+  assert.equal(span.traceId, traceId);
+});
+
+test('inbound SERVER span becomes the parent of calls made by the handler', async () => {
+  let nestedMeta: CallMeta | undefined;
+  const outboundChain = composeChain<OutboundCall, unknown>([plugin.outboundCall!], async (call) => {
+    nestedMeta = call.meta;
+  });
+  let handlerMeta: CallMeta | undefined;
+  const inboundChain = composeChain<InboundCall, unknown>([plugin.inboundCall!], async (call) => {
+    handlerMeta = call.meta;
+    // What a handler's ctx.call does: carry the handler's trace context onward.
+    await outboundChain(outbound({ requestId: 'nested', traceparent: call.meta.traceparent }, 'lookup'));
+    return 'done';
+  });
+
+  assert.equal(await inboundChain(inbound({ requestId: 'r3', traceparent: incoming })), 'done');
+
+  const serverSpanId = spanIdOf(handlerMeta?.traceparent);
+  const server = spanById(serverSpanId);
+  assert.equal(server.kind, 'server');
+  assert.equal(server.traceId, incomingTraceId);
+  assert.equal(server.parentSpanId, incomingSpanId);
+
+  assert.equal(traceIdOf(nestedMeta?.traceparent), incomingTraceId);
+  const client = spanById(spanIdOf(nestedMeta?.traceparent));
+  assert.equal(client.kind, 'client');
+  assert.equal(client.traceId, incomingTraceId);
+  assert.equal(client.parentSpanId, server.spanId);
+  assert.equal(client.attributes['rpc.method'], 'lookup');
+});
+
+test('a failing call sets ERROR status with the ShoalError code and rethrows', async () => {
+  let sent: CallMeta | undefined;
+  const failure = new ShoalError('UNAVAILABLE', 'no endpoint');
+  const chain = composeChain<OutboundCall, unknown>([plugin.outboundCall!], async (call) => {
+    sent = call.meta;
+    throw failure;
+  });
+  await assert.rejects(chain(outbound({ requestId: 'r4', traceparent: incoming })), (err) => err === failure);
+  const span = spanById(spanIdOf(sent?.traceparent));
+  assert.equal(span.status, 'error');
+  assert.equal(span.statusMessage, 'no endpoint');
+  assert.equal(span.attributes['shoal.error.code'], 'UNAVAILABLE');
+
+  let served: CallMeta | undefined;
+  const inboundChain = composeChain<InboundCall, unknown>([plugin.inboundCall!], async (call) => {
+    served = call.meta;
+    throw new Error('boom');
+  });
+  await assert.rejects(inboundChain(inbound({ requestId: 'r5' })), /boom/);
+  const serverSpan = spanById(spanIdOf(served?.traceparent));
+  assert.equal(serverSpan.status, 'error');
+  assert.equal(serverSpan.attributes['shoal.error.code'], 'INTERNAL');
+});
+
+test('events get PRODUCER and CONSUMER spans linked through meta', async () => {
+  let delivered: EventMessage | undefined;
+  const consume = composeChain<EventMessage, void>([plugin.inboundEvent!], async (message) => {
+    delivered = message;
+  });
+  const emit = composeChain<EventMessage, void>([plugin.outboundEvent!], async (message) => {
+    // The transport hands a copy of the wire meta to the receiving side.
+    await consume({ ...message, meta: { ...message.meta }, target: { service: 'stats', version: 1 } });
+  });
+  await emit({ event: 'link.clicked', payload: {}, meta: { requestId: 'e1', traceparent: incoming }, mode: 'emit' });
+
+  const consumer = spanById(spanIdOf(delivered?.meta.traceparent));
+  assert.equal(consumer.kind, 'consumer');
+  assert.equal(consumer.traceId, incomingTraceId);
+  assert.equal(consumer.attributes['rpc.service'], 'stats');
+  const producer = spanById(consumer.parentSpanId);
+  assert.equal(producer.kind, 'producer');
+  assert.equal(producer.parentSpanId, incomingSpanId);
+  assert.equal(producer.attributes['messaging.destination.name'], 'link.clicked');
+});
+
+test('recentSpans keeps only the last spans up to its capacity', async () => {
+  await tracing.shutdown();
+  const small = startTracing({ serviceName: 'test', nodeId: 'node-b', capacity: 2 });
+  const chain = composeChain<OutboundCall, unknown>([tracingPlugin().outboundCall!], async () => undefined);
+  for (const action of ['first', 'second', 'third']) await chain(outbound({ requestId: action }, action));
+  assert.deepEqual(
+    recentSpans().map((s) => s.attributes['rpc.method']),
+    ['second', 'third'],
+  );
+  assert.equal(recentSpans()[0].nodeId, 'node-b');
+  await small.shutdown();
+  assert.deepEqual(recentSpans(), []);
+});
