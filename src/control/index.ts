@@ -76,4 +76,4 @@ export interface Coordinator {
 export { startCoordinatorServer, createEmbeddedCoordinator } from './embedded/index.ts';
 export type { CoordinatorServer, CoordinatorServerOptions, EmbeddedCoordinatorOptions } from './embedded/index.ts';
 export { Membership } from './membership.ts';
-export type { JoinOptions, MemberRecord, MembershipOptions, ServiceDescriptor } from './membership.ts';
+export type { ActionDescriptor, JoinOptions, MemberRecord, MembershipOptions, ServiceDescriptor } from './membership.ts';

@@ -12,11 +12,25 @@ import type { Logger } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import type { Coordinator, KvEntry, Lease, Watch, WatchEvent } from './index.ts';
 
+export interface ActionDescriptor {
+  name: string;
+  idempotent: boolean;
+  rest?: { method: string; path: string };
+  timeoutMs?: number;
+  description?: string;
+  /** JSON Schema of the params, for OpenAPI and for typing query strings at the gateway. */
+  paramsSchema?: unknown;
+}
+
 export interface ServiceDescriptor {
   name: string;
   version: number;
-  actions: { name: string; idempotent: boolean; rest?: { method: string; path: string } }[];
+  actions: ActionDescriptor[];
   events: string[];
+  /** Balancing strategy callers use for this service. */
+  balancing?: string;
+  /** Params field used as the hash key by sticky strategies. */
+  balanceKey?: string;
 }
 
 export interface MemberRecord {
@@ -146,6 +160,8 @@ export class Membership {
     /** Events at or below the revision of the last list are already in it. */
     let listedAt = -1;
     let listing = false;
+    /** A reset came while a list was in flight; that list may predate it, so list once more. */
+    let listAgain = false;
     let buffered: WatchEvent[] = [];
     let watch: Watch | undefined;
     let retryTimer: NodeJS.Timeout | undefined;
@@ -175,6 +191,12 @@ export class Membership {
       try {
         const { entries, revision } = await this.coordinator.list(this.prefix);
         if (closed) return;
+        if (listAgain) {
+          listAgain = false;
+          buffered = [];
+          void relist();
+          return;
+        }
         members.clear();
         for (const entry of entries) applyEntry(entry);
         listedAt = revision;
@@ -195,7 +217,8 @@ export class Membership {
     const onEvent = (event: WatchEvent) => {
       if (event.type === 'reset') {
         buffered = [];
-        if (!listing) void relist();
+        if (listing) listAgain = true;
+        else void relist();
         return;
       }
       if (listing) buffered.push(event);

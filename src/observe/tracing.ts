@@ -60,7 +60,7 @@ let active: Tracing | undefined;
  * the previous setup (the OpenTelemetry API accepts one global provider at a time).
  */
 export function startTracing(options: TracingOptions): Tracing {
-  if (active) stopGlobal(active);
+  if (active) stopGlobal();
   const ring = new SpanRing({
     capacity: options.capacity ?? defaultCapacity,
     serviceName: options.serviceName,
@@ -77,7 +77,7 @@ export function startTracing(options: TracingOptions): Tracing {
     recentSpans: () => ring.spans(),
     async shutdown() {
       if (active === tracing) {
-        stopGlobal(tracing);
+        stopGlobal();
         active = undefined;
       }
       await provider.shutdown();
@@ -87,11 +87,10 @@ export function startTracing(options: TracingOptions): Tracing {
   return tracing;
 }
 
-function stopGlobal(tracing: Tracing): void {
-  if (trace.getTracerProvider() === tracing.provider || active === tracing) {
-    trace.disable();
-    propagation.disable();
-  }
+/** Unregisters the global provider and propagator so another setup can register its own. */
+function stopGlobal(): void {
+  trace.disable();
+  propagation.disable();
 }
 
 /** Recent finished spans of the running tracing setup (empty when tracing is not started). */

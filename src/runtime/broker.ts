@@ -172,7 +172,7 @@ export class ServiceBroker {
   }
 
   /** Calls `service.action` of a version; the way gateways and typed contexts reach services. */
-  call(service: string, version: number, action: string, params: unknown, options: CallByNameOptions = {}): Promise<unknown> {
+  async call(service: string, version: number, action: string, params: unknown, options: CallByNameOptions = {}): Promise<unknown> {
     return this.outbound(this.outboundCall(service, version, action, params, options));
   }
 

@@ -17,7 +17,8 @@ export interface CallOptions {
 }
 
 export class HttpCaller {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  // No socket cap: watch long-polls hold a socket each and must never queue ordinary calls.
+  private readonly agent = new Agent({ keepAlive: true });
   private readonly host: string;
   private readonly port: number;
   private readonly secret: string;

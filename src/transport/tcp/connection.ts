@@ -118,6 +118,10 @@ export class Connection implements PendingRequestHolder {
     return this.state.phase === 'open';
   }
 
+  isClosed(): boolean {
+    return this.state.phase === 'closed';
+  }
+
   /** Outbound requests on this connection awaiting their answer. */
   get pendingCount(): number {
     return this.pending.size;
@@ -181,7 +185,8 @@ export class Connection implements PendingRequestHolder {
       return false;
     }
     this.handleFrame(frame);
-    return this.state.phase !== 'closed';
+    // handleFrame may have closed the connection; read the state afresh.
+    return !this.isClosed();
   };
 
   private handleFrame(frame: Frame): void {

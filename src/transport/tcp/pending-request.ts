@@ -2,15 +2,19 @@
  * One outbound request from the moment request() is called until it settles: while waiting for
  * a connection, then while its frame is queued or awaiting the answer.
  */
-import { ShoalError } from '../../core/errors.ts';
+import type { ShoalError } from '../../core/errors.ts';
+import type { Connection } from './connection.ts';
+import type { LinkWaiter } from './outbound-link.ts';
 
 /** Where a pending request currently sits, so a timeout can take it out again. */
 export interface PendingRequestHolder {
   forget(request: PendingRequest): void;
 }
 
-export class PendingRequest {
+export class PendingRequest implements LinkWaiter {
   readonly id: number;
+  /** host:port of the peer, for error messages. */
+  readonly peerKey: string;
   /** The encoded request frame; kept until it is queued on a connection. */
   frame: Buffer | null;
   /** The frame's sequence number on its connection's writer, 0 while not queued. */
@@ -21,8 +25,15 @@ export class PendingRequest {
   private readonly resolveFn: (value: unknown) => void;
   private readonly rejectFn: (err: Error) => void;
 
-  constructor(id: number, frame: Buffer, resolve: (value: unknown) => void, reject: (err: Error) => void) {
+  constructor(
+    id: number,
+    peerKey: string,
+    frame: Buffer,
+    resolve: (value: unknown) => void,
+    reject: (err: Error) => void,
+  ) {
     this.id = id;
+    this.peerKey = peerKey;
     this.frame = frame;
     this.resolveFn = resolve;
     this.rejectFn = reject;
@@ -31,6 +42,14 @@ export class PendingRequest {
   /** True once the frame is queued on a connection (so a timeout means the peer was slow). */
   get queued(): boolean {
     return this.seq > 0;
+  }
+
+  onConnected(connection: Connection): void {
+    connection.sendRequest(this);
+  }
+
+  onConnectFailed(error: ShoalError): void {
+    this.reject(error);
   }
 
   resolve(value: unknown): void {

@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { startCoordinatorServer } from '../../control/index.ts';
+import { createLogger, createMetrics, serveMetrics } from '../../observe/index.ts';
+import { parseRoleArgs, required } from './args.ts';
+import { exitOnShutdown, requireSecret, signalReady } from './process-lifecycle.ts';
+
+/** The control process: the embedded coordinator, durable in DIR/data/control. */
+export async function runControl(argv: readonly string[]): Promise<void> {
+  const args = parseRoleArgs(argv);
+  const secret = requireSecret();
+  const logger = createLogger({ nodeId: args.id, role: 'control' });
+  const metrics = createMetrics({ nodeId: args.id, role: 'control' });
+  const startedAt = Date.now();
+  const server = await startCoordinatorServer({
+    dataDir: join(args.dir, 'data', 'control'),
+    host: args.host,
+    port: required(args.port, 'port'),
+    secret,
+    logger,
+    // Health and metrics share the coordinator's port: one address per process to watch.
+    extraRoutes: async (req, res) => {
+      if (req.method !== 'GET') return false;
+      if (req.url === '/metrics') {
+        await serveMetrics(metrics, req, res);
+        return true;
+      }
+      if (req.url === '/healthz') {
+        const body = JSON.stringify({ id: args.id, role: 'control', status: 'healthy', pid: process.pid, uptimeMs: Date.now() - startedAt });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+        return true;
+      }
+      return false;
+    },
+  });
+  exitOnShutdown(logger, () => server.close());
+  logger.info({ url: server.url }, 'control ready');
+  signalReady({ id: args.id, url: server.url });
+}

@@ -1,0 +1,36 @@
+import { createEmbeddedCoordinator } from '../../control/index.ts';
+import { startGateway } from '../../gateway/index.ts';
+import { createLogger, createMetrics, startTracing } from '../../observe/index.ts';
+import { ServiceBroker } from '../../runtime/index.ts';
+import { createTcpTransport } from '../../transport/tcp/index.ts';
+import { parseRoleArgs, required } from './args.ts';
+import { builtinPlugins } from './plugins.ts';
+import { exitOnShutdown, requireSecret, signalReady } from './process-lifecycle.ts';
+
+/** A gateway process: the cluster's HTTP entry, calling nodes through the same runtime they use. */
+export async function runGateway(argv: readonly string[]): Promise<void> {
+  const args = parseRoleArgs(argv);
+  const secret = requireSecret();
+  const logger = createLogger({ nodeId: args.id, role: 'gateway' });
+  startTracing({ serviceName: 'shoal-gateway', nodeId: args.id });
+  const metrics = createMetrics({ nodeId: args.id, role: 'gateway' });
+  const coordinator = createEmbeddedCoordinator({ url: required(args.control, 'control'), secret, logger });
+  const transport = createTcpTransport({ nodeId: args.id, secret, logger });
+  const broker = new ServiceBroker({
+    nodeId: args.id,
+    role: 'gateway',
+    transport,
+    coordinator,
+    plugins: builtinPlugins(logger, metrics),
+    logger,
+  });
+  const gateway = await startGateway({ id: args.id, broker, host: args.host, port: required(args.port, 'port'), logger, metrics });
+  exitOnShutdown(logger, async () => {
+    await gateway.close();
+    await broker.stop();
+    await coordinator.close();
+  });
+  await broker.start();
+  logger.info({ url: gateway.url }, 'gateway ready');
+  signalReady({ id: args.id, url: gateway.url });
+}

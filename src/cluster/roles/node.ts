@@ -1,0 +1,60 @@
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { configFromModule } from '../../core/index.ts';
+import { createEmbeddedCoordinator } from '../../control/index.ts';
+import { createLogger, createMetrics, createObservabilityServer, startTracing } from '../../observe/index.ts';
+import { ServiceBroker, nodeService } from '../../runtime/index.ts';
+import { createTcpTransport } from '../../transport/tcp/index.ts';
+import { parseRoleArgs, required } from './args.ts';
+import { builtinPlugins } from './plugins.ts';
+import { exitOnShutdown, requireSecret, signalReady } from './process-lifecycle.ts';
+
+/** A node process: hosts the application's services and serves calls from its peers. */
+export async function runNode(argv: readonly string[]): Promise<void> {
+  const args = parseRoleArgs(argv);
+  const secret = requireSecret();
+  const controlUrl = required(args.control, 'control');
+  const configPath = resolve(required(args.config, 'config'));
+  const httpPort = required(args.httpPort, 'http-port');
+  const logger = createLogger({ nodeId: args.id, role: 'node' });
+  startTracing({ serviceName: 'shoal-node', nodeId: args.id });
+  const metrics = createMetrics({ nodeId: args.id, role: 'node' });
+  const config = configFromModule(await import(pathToFileURL(configPath).href), configPath);
+  const coordinator = createEmbeddedCoordinator({ url: controlUrl, secret, logger });
+  const transport = createTcpTransport({ nodeId: args.id, secret, logger });
+  const startedAt = Date.now();
+  const facts = {
+    nodeId: args.id,
+    startedAt,
+    services: () => broker.services.map((s) => `${s.name}@${s.version}`),
+    health: () => broker.health(),
+    inflight: () => broker.inflight,
+  };
+  const broker: ServiceBroker = new ServiceBroker({
+    nodeId: args.id,
+    role: 'node',
+    transport,
+    coordinator,
+    listen: { host: args.host, port: required(args.transportPort, 'transport-port') },
+    services: [...config.services, nodeService(facts)],
+    plugins: builtinPlugins(logger, metrics, config.plugins),
+    ...(config.balancing ? { defaultStrategy: config.balancing } : {}),
+    ...(config.callTimeoutMs ? { defaultTimeoutMs: config.callTimeoutMs } : {}),
+    logger,
+    httpUrl: `http://${args.host}:${httpPort}`,
+  });
+  const http = await createObservabilityServer({
+    host: args.host,
+    port: httpPort,
+    metrics,
+    health: () => ({ nodeId: args.id, role: 'node', status: broker.health(), pid: process.pid, services: facts.services(), dataDir: join(args.dir, 'data', args.id) }),
+  });
+  exitOnShutdown(logger, async () => {
+    await broker.stop();
+    await http.close();
+    await coordinator.close();
+  });
+  await broker.start();
+  logger.info({ transport: broker.listenAddress, http: http.url, services: facts.services() }, 'node ready');
+  signalReady({ id: args.id, address: broker.listenAddress, httpUrl: http.url });
+}

@@ -1,0 +1,127 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
+import type { ServiceBroker } from '../runtime/index.ts';
+import { paramsFromQuery, parseApiPath } from './api-route.ts';
+import { parseJsonBody, readBody, sendError, sendJson } from './http-json.ts';
+
+export interface GatewayOptions {
+  id: string;
+  broker: ServiceBroker;
+  host?: string;
+  port: number;
+  logger?: Logger;
+  /** Prometheus text for /metrics; absent means no /metrics route. */
+  metrics?: { contentType: string; metricsText(): Promise<string> };
+  maxBodyBytes?: number;
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+const headerGetter = {
+  keys: (carrier: IncomingMessage['headers']) => Object.keys(carrier),
+  get: (carrier: IncomingMessage['headers'], key: string) => carrier[key],
+};
+
+/**
+ * The cluster's HTTP entry: `/api/v{N}/{service}/{action}` becomes a call to a node chosen by
+ * the balancer. Each answer names the node that served it (`x-shoal-node`) and carries the
+ * trace it belongs to (`traceparent`), so a user can follow a request through the cluster.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const logger = (options.logger ?? silentLogger).child({ component: 'gateway' });
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const tracer = trace.getTracer('shoal-gateway');
+  const broker = options.broker;
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    const target = parseApiPath(url.pathname);
+    if (!target) return false;
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers, headerGetter);
+    const span = tracer.startSpan(`${req.method} /api/v${target.version}/${target.service}/${target.action}`, { kind: SpanKind.SERVER }, parent);
+    const meta: CallMeta = { requestId: String(req.headers['x-request-id'] ?? randomUUID()) };
+    propagation.inject(trace.setSpan(context.active(), span), meta, {
+      set: (carrier: CallMeta, key: string, value: string) => {
+        if (key === 'traceparent') carrier.traceparent = value;
+        else if (key === 'tracestate') carrier.tracestate = value;
+      },
+    });
+    const headers: Record<string, string> = meta.traceparent ? { traceparent: meta.traceparent } : {};
+    try {
+      let params: unknown;
+      if (req.method === 'POST') {
+        params = parseJsonBody(await readBody(req, maxBodyBytes));
+      } else if (req.method === 'GET') {
+        const descriptor = broker.registry.endpoints(target.service, target.version)[0]?.descriptor;
+        const schema = descriptor?.actions.find((a) => a.name === target.action)?.paramsSchema;
+        params = paramsFromQuery(url.searchParams, schema);
+      } else {
+        throw new ShoalError('BAD_REQUEST', `method ${req.method} is not allowed on API routes (use GET or POST)`);
+      }
+      const { result, servedBy } = await broker.callWithOrigin(target.service, target.version, target.action, params, { meta });
+      if (servedBy) headers['x-shoal-node'] = servedBy;
+      sendJson(res, 200, result, headers);
+    } catch (err) {
+      const error = toShoalError(err);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+      if (error.code === 'INTERNAL') logger.error({ err: error.message, path: url.pathname }, 'call failed');
+      sendError(res, error, headers);
+    } finally {
+      span.end();
+    }
+    return true;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (await handleApi(req, res, url)) return;
+    if (req.method === 'GET' && url.pathname === '/healthz') {
+      const nodes = broker.registry.liveMembers().filter((m) => m.role === 'node').length;
+      sendJson(res, 200, { id: options.id, role: 'gateway', status: broker.health(), nodes });
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/metrics' && options.metrics) {
+      const text = await options.metrics.metricsText();
+      res.writeHead(200, { 'content-type': options.metrics.contentType });
+      res.end(text);
+      return;
+    }
+    throw new ShoalError('NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+  }
+
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendError(res, err);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    url: `http://${host}:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,3 @@
+export { startGateway, type Gateway, type GatewayOptions } from './gateway.ts';
+export { parseApiPath, paramsFromQuery, type ApiTarget } from './api-route.ts';
+export { readBody, parseJsonBody, sendJson, sendError } from './http-json.ts';

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEmbeddedCoordinator, startCoordinatorServer, type Coordinator } from '../../src/control/index.ts';
+import type { AnyService } from '../../src/core/index.ts';
+import { circuitBreakerPlugin, retryPlugin, ServiceBroker, timeoutPlugin, type RuntimePlugin } from '../../src/runtime/index.ts';
+import { createTcpTransport } from '../../src/transport/tcp/index.ts';
+
+export const testSecret = 'test-cluster-secret';
+
+/** A coordinator server in a temp dir plus brokers on loopback, all in this process. */
+export class RuntimeHarness {
+  readonly dir = mkdtempSync(join(tmpdir(), 'shoal-runtime-'));
+  private server?: Awaited<ReturnType<typeof startCoordinatorServer>>;
+  private readonly brokers: ServiceBroker[] = [];
+  private readonly coordinators: Coordinator[] = [];
+
+  async start(): Promise<void> {
+    this.server = await startCoordinatorServer({ dataDir: this.dir, host: '127.0.0.1', port: 0, secret: testSecret });
+  }
+
+  get controlUrl(): string {
+    if (!this.server) throw new Error('harness not started');
+    return this.server.url;
+  }
+
+  coordinator(): Coordinator {
+    const coordinator = createEmbeddedCoordinator({ url: this.controlUrl, secret: testSecret });
+    this.coordinators.push(coordinator);
+    return coordinator;
+  }
+
+  async broker(
+    nodeId: string,
+    services: AnyService[],
+    options: { listen?: boolean; plugins?: RuntimePlugin[]; preferLocal?: boolean; role?: 'node' | 'gateway' } = {},
+  ): Promise<ServiceBroker> {
+    const broker = new ServiceBroker({
+      nodeId,
+      role: options.role ?? 'node',
+      transport: createTcpTransport({ nodeId, secret: testSecret }),
+      coordinator: this.coordinator(),
+      ...(options.listen === false ? {} : { listen: { host: '127.0.0.1', port: 0 } }),
+      services,
+      plugins: options.plugins ?? [timeoutPlugin(), retryPlugin(), circuitBreakerPlugin()],
+      preferLocal: options.preferLocal ?? false,
+      memberTtlMs: 1_000,
+      drainTimeoutMs: 2_000,
+    });
+    await broker.start();
+    this.brokers.push(broker);
+    return broker;
+  }
+
+  /** Resolves once `broker` sees `count` endpoints for the service. */
+  async waitForEndpoints(broker: ServiceBroker, service: string, version: number, count: number, timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (broker.registry.endpoints(service, version).length !== count) {
+      if (Date.now() > until) {
+        throw new Error(`${broker.nodeId} sees ${broker.registry.endpoints(service, version).length} endpoints of ${service}@${version}, wanted ${count}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const broker of this.brokers.reverse()) await broker.stop().catch(() => undefined);
+    for (const coordinator of this.coordinators) await coordinator.close().catch(() => undefined);
+    await this.server?.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
