@@ -20,7 +20,7 @@ const greeterV2 = defineService({
 });
 
 const received: Array<{ node: string; payload: unknown }> = [];
-const listener = (node: string) =>
+const listener = () =>
   defineService({
     name: 'listener',
     version: 1,
@@ -78,8 +78,8 @@ describe('service broker across processes of one cluster', () => {
   });
 
   it('delivers emitted events to one instance per service and broadcasts to all', async () => {
-    await harness.broker('l1', [listener('l1')]);
-    await harness.broker('l2', [listener('l2')]);
+    await harness.broker('l1', [listener()]);
+    await harness.broker('l2', [listener()]);
     const emitter = await harness.broker('emitter', [], { listen: false });
     await harness.waitForEndpoints(emitter, 'listener', 1, 2);
     received.length = 0;

@@ -81,6 +81,8 @@ async function freePort(): Promise<number> {
 function rawSocket(address: PeerAddress): Socket {
   const socket = connect({ host: address.host, port: address.port });
   socket.on('error', () => {});
+  // Flowing, so the server's hello is consumed and its close is seen as 'end' then 'close'.
+  socket.resume();
   sockets.push(socket);
   return socket;
 }
@@ -329,6 +331,35 @@ describe('tcp transport', () => {
     assert.ok(received.every((r) => r.from === 'sender'));
   });
 
+  it('closes a connection that does not finish the handshake in time', async () => {
+    const { transport: s, address } = await server('server', { handshakeTimeoutMs: 50 });
+    const silent = rawSocket(address);
+    await once(silent, 'close');
+    assert.equal(s.stats().rejected, 1);
+    assert.equal(s.stats().connections, 0);
+  });
+
+  it('keeps answering after more than 10 000 unanswered requests paused reading', { timeout: 60_000 }, async () => {
+    const { transport: s, address } = await server();
+    const held: Array<() => void> = [];
+    let holding = true;
+    s.onRequest((payload) => {
+      if (!holding) return Promise.resolve(payload);
+      return new Promise((resolve) => held.push(() => resolve(payload)));
+    });
+    const client = transport('client');
+    const total = 12_000;
+    const answers = Promise.all(
+      Array.from({ length: total }, (_, i) => client.request(address, i, { timeoutMs: 60_000 })),
+    );
+    await until(() => held.length > 10_000);
+    holding = false;
+    for (const release of held.splice(0)) release();
+    const values = await answers;
+    assert.equal(values.length, total);
+    assert.ok(values.every((value, i) => value === i));
+  });
+
   it('close() fails requests still in flight with UNAVAILABLE', async () => {
     const { transport: s, address } = await server();
     let arrived = false;
@@ -339,8 +370,9 @@ describe('tcp transport', () => {
     const client = transport('client');
     const inflight = client.request(address, 'hang', { timeoutMs: 30_000 });
     await until(() => arrived);
+    const failed = expectShoalError(inflight, 'UNAVAILABLE');
     await client.close();
-    const err = await expectShoalError(inflight, 'UNAVAILABLE');
+    const err = await failed;
     assert.equal((err.details as { sent: boolean }).sent, true);
     await expectShoalError(client.request(address, 'after close', { timeoutMs: 1000 }), 'UNAVAILABLE');
     assert.equal(client.stats().connections, 0);

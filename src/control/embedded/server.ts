@@ -44,6 +44,11 @@ export interface CoordinatorServerOptions {
   watchHistory?: number;
   /** Longest a watch long-poll is held open (default 25 s). */
   maxWatchWaitMs?: number;
+  /**
+   * Unsigned routes outside /v1/ (health, metrics) served on the same port; answers true when
+   * it handled the request.
+   */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface CoordinatorServer {
@@ -203,6 +208,7 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
     const target = req.url ?? '/';
     const url = new URL(target, 'http://coordinator');
     try {
+      if (options.extraRoutes && !url.pathname.startsWith('/v1/') && (await options.extraRoutes(req, res))) return;
       const read = await readBody(req);
       if (!read.ok) throw new ShoalError('PAYLOAD_TOO_LARGE', `body exceeds ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });
       const denied = verifyRequest(options.secret, method, target, req.headers, read.body);

@@ -288,7 +288,8 @@ export class TcpTransport implements Transport {
       socket.destroy();
       return;
     }
-    const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    const host = socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]` : socket.remoteAddress;
+    const remoteAddress = `${host}:${socket.remotePort}`;
     const connection = new Connection(socket, 'server', remoteAddress, this.settings, this.dispatch, this.inboundEvents);
     this.inbound.add(connection);
     socket.once('close', () => this.inbound.delete(connection));

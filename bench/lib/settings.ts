@@ -1,0 +1,31 @@
+/** Shared knobs for every suite, read from the environment. */
+export interface BenchSettings {
+  /** Measured window of each case. BENCH_SECONDS, default 5. */
+  durationMs: number;
+  /** Unrecorded warm-up before each case. BENCH_WARMUP_SECONDS, default 1. */
+  warmupMs: number;
+  /** When set (BENCH_CPU_PROF=DIR), every worker writes a V8 CPU profile into DIR. */
+  cpuProfileDir?: string;
+}
+
+function seconds(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number of seconds, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+export function benchSettings(): BenchSettings {
+  const settings: BenchSettings = {
+    durationMs: Math.max(0.1, seconds('BENCH_SECONDS', 5)) * 1000,
+    warmupMs: seconds('BENCH_WARMUP_SECONDS', 1) * 1000,
+  };
+  if (process.env.BENCH_CPU_PROF) settings.cpuProfileDir = process.env.BENCH_CPU_PROF;
+  return settings;
+}
+
+/** Node flags for a worker: CPU profiling when asked for. */
+export function workerFlags(settings: BenchSettings): string[] {
+  return settings.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfileDir}`] : [];
+}

@@ -1,0 +1,111 @@
+/**
+ * The rpc suite: remote request/response between two processes over TCP, Shoal against
+ * Moleculer 0.15 on its TCP transporter, same payload, same closed-loop load, same run.
+ */
+import { loadavg } from 'node:os';
+import type { LoadResult } from '../lib/load.ts';
+import { machineInfo } from '../lib/machine.ts';
+import { round, writeResults, type ResultRow } from '../lib/results.ts';
+import { benchSettings, type BenchSettings } from '../lib/settings.ts';
+import { formatTable } from '../lib/table.ts';
+import { startMoleculerPair, startShoalPair, type RpcPair } from './systems.ts';
+
+const concurrencies = [1, 64] as const;
+const systems: ReadonlyArray<{ name: string; start: (settings: BenchSettings) => Promise<RpcPair> }> = [
+  { name: 'shoal', start: startShoalPair },
+  { name: 'moleculer', start: startMoleculerPair },
+];
+/** Shoal's target at the highest concurrency: this many times Moleculer's calls/s, p99 no worse. */
+const targetThroughputRatio = 2;
+
+interface Measured {
+  system: string;
+  caseName: string;
+  result: LoadResult;
+}
+
+const caseName = (concurrency: number) => `c=${concurrency}`;
+
+async function measureSystem(name: string, pair: RpcPair, settings: BenchSettings): Promise<Measured[]> {
+  const measured: Measured[] = [];
+  try {
+    for (const concurrency of concurrencies) {
+      process.stdout.write(`  ${name} ${caseName(concurrency)} … `);
+      const result = await pair.run({ concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs });
+      process.stdout.write(`${Math.round(result.opsPerSec)} calls/s\n`);
+      if (result.errors > 0) console.log(`    ${result.errors} calls failed (first: ${result.firstError})`);
+      measured.push({ system: name, caseName: caseName(concurrency), result });
+    }
+  } finally {
+    await pair.stop();
+  }
+  return measured;
+}
+
+function ratioText(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '' : `${value.toFixed(2)}x`;
+}
+
+export async function run(): Promise<void> {
+  const settings = benchSettings();
+  const machine = machineInfo();
+  console.log(`rpc: request/response between two processes over TCP on 127.0.0.1, params { a: 1, b: 'hello' }`);
+  console.log(`machine: ${machine.cpus} x ${machine.model}, node ${machine.node}, ${machine.os}`);
+  console.log(
+    `load: closed loop at c=${concurrencies.join(' and c=')}, ${settings.warmupMs / 1000} s warm-up + ${settings.durationMs / 1000} s measured per case (BENCH_SECONDS)`,
+  );
+  if (machine.cpus <= 2) {
+    console.log(`note: only ${machine.cpus} CPU(s): the calling and the serving process share them, so both systems are CPU-bound on the same cores`);
+  }
+  const [load1] = loadavg();
+  if (load1 > 0.5) {
+    console.log(`warning: load average ${load1.toFixed(2)} before start: other work is running on these CPUs and will skew both systems`);
+  }
+  if (settings.cpuProfileDir) console.log(`cpu profiles: ${settings.cpuProfileDir}`);
+
+  const measured: Measured[] = [];
+  for (const system of systems) {
+    console.log(`${system.name}: starting server and client processes`);
+    measured.push(...(await measureSystem(system.name, await system.start(settings), settings)));
+  }
+
+  const find = (system: string, name: string) => measured.find((m) => m.system === system && m.caseName === name)?.result;
+  const rows = measured.map((m) => {
+    const peer = m.system === 'shoal' ? find('moleculer', m.caseName) : undefined;
+    return [
+      m.system,
+      m.caseName,
+      Math.round(m.result.opsPerSec).toString(),
+      m.result.p50Ms.toFixed(3),
+      m.result.p99Ms.toFixed(3),
+      peer ? ratioText(m.result.opsPerSec / peer.opsPerSec) : '',
+      peer ? ratioText(m.result.p99Ms / peer.p99Ms) : '',
+    ];
+  });
+  console.log('');
+  console.log(formatTable(['system', 'case', 'calls/s', 'p50 ms', 'p99 ms', 'calls/s vs moleculer', 'p99 vs moleculer'], rows));
+
+  const top = caseName(concurrencies[concurrencies.length - 1]);
+  const shoal = find('shoal', top);
+  const moleculer = find('moleculer', top);
+  if (shoal && moleculer) {
+    const throughputRatio = shoal.opsPerSec / moleculer.opsPerSec;
+    const p99Ratio = shoal.p99Ms / moleculer.p99Ms;
+    const met = throughputRatio >= targetThroughputRatio && p99Ratio <= 1 && shoal.errors === 0;
+    console.log('');
+    console.log(
+      `target: Shoal >= ${targetThroughputRatio}x Moleculer's calls/s at ${top} with p99 no worse — ${met ? 'MET' : 'NOT MET'}` +
+        ` (calls/s ${throughputRatio.toFixed(2)}x, p99 ${p99Ratio.toFixed(2)}x)`,
+    );
+  }
+
+  const resultRows: ResultRow[] = measured.map((m) => ({
+    system: m.system,
+    case: m.caseName,
+    ops_per_s: round(m.result.opsPerSec, 1),
+    p50_ms: round(m.result.p50Ms, 4),
+    p99_ms: round(m.result.p99Ms, 4),
+  }));
+  const file = writeResults({ suite: 'rpc', machine, rows: resultRows });
+  console.log(`results: ${file}`);
+}

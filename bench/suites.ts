@@ -1,0 +1,4 @@
+/** Every bench suite by name; each module exports `run()`. */
+export const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  rpc: () => import('./rpc/index.ts'),
+};

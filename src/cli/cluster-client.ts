@@ -1,0 +1,78 @@
+import { clusterDir, isPidAlive, portPlan, readState, type ClusterStatus } from '../cluster/index.ts';
+import { CliError } from './args.ts';
+
+/** How the CLI reaches a running cluster. */
+export interface ClusterLocation {
+  dir: string;
+  adminUrl: string;
+  gatewayUrl: string;
+  /** The supervisor's pid when its state file names it. */
+  pid?: number;
+}
+
+/**
+ * The cluster running in `dir` (from its supervisor.json), or, when the directory holds none and
+ * a port was given explicitly, whatever supervisor answers at that port base.
+ */
+export async function findCluster(dir: string, explicitPort: number | undefined): Promise<ClusterLocation | undefined> {
+  const layout = clusterDir(dir);
+  const state = await readState(layout.stateFile);
+  if (state && isPidAlive(state.pid)) {
+    return { dir: layout.root, adminUrl: state.adminUrl, gatewayUrl: state.gatewayUrl, pid: state.pid };
+  }
+  if (explicitPort !== undefined) {
+    const plan = portPlan(explicitPort);
+    const location = { dir: layout.root, adminUrl: `http://127.0.0.1:${plan.admin}`, gatewayUrl: `http://127.0.0.1:${plan.gateway(1)}` };
+    if (await adminAnswers(location.adminUrl)) return location;
+  }
+  return undefined;
+}
+
+export async function requireCluster(dir: string, explicitPort: number | undefined): Promise<ClusterLocation> {
+  const location = await findCluster(dir, explicitPort);
+  if (!location) {
+    throw new CliError(`no cluster is running in ${clusterDir(dir).root} (start one with: shoal up --dir ${dir})`);
+  }
+  return location;
+}
+
+export async function adminAnswers(adminUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${adminUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** A request to the supervisor's admin API; its error answers become CliErrors. */
+export async function adminRequest(location: ClusterLocation, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(`${location.adminUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+    throw new CliError(`cannot reach the supervisor of ${location.dir} at ${location.adminUrl}: ${reason}`);
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new CliError(`the supervisor answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+  }
+  if (!response.ok) {
+    const message = (parsed as { error?: { message?: unknown } }).error?.message;
+    throw new CliError(`the supervisor refused: ${typeof message === 'string' ? message : text}`);
+  }
+  return parsed;
+}
+
+export async function fetchStatus(location: ClusterLocation): Promise<ClusterStatus> {
+  return (await adminRequest(location, 'GET', '/status')) as ClusterStatus;
+}

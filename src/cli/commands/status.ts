@@ -1,0 +1,37 @@
+import type { ClusterStatus } from '../../cluster/index.ts';
+import { noMorePositionals, parseCommand } from '../args.ts';
+import { fetchStatus, requireCluster } from '../cluster-client.ts';
+import { explicitPort } from './common.ts';
+
+export async function status(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { json: { type: 'boolean', default: false } });
+  noMorePositionals(positionals, 0);
+  const location = await requireCluster(values.dir, explicitPort(values.port));
+  const current = await fetchStatus(location);
+  if (values.json) process.stdout.write(JSON.stringify(current, null, 2) + '\n');
+  else process.stdout.write(formatStatus(current));
+  return 0;
+}
+
+export function formatStatus(status: ClusterStatus): string {
+  const header = ['ID', 'ROLE', 'PID', 'ADDRESS', 'HEALTH', 'RESTARTS', 'UP SINCE', 'SERVICES'];
+  const rows = status.processes.map((p) => [
+    p.id,
+    p.role,
+    p.pid === null ? '-' : String(p.pid),
+    p.address,
+    p.health,
+    String(p.restarts),
+    p.startedAt === null ? '-' : p.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    p.services.join(', ') || '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const format = (row: string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ') + '\n';
+  return (
+    `cluster ${status.state} (supervisor pid ${status.supervisorPid})\n` +
+    `gateway:   ${status.gateway}\n` +
+    `dashboard: ${status.dashboard}\n\n` +
+    format(header) +
+    rows.map(format).join('')
+  );
+}

@@ -1,0 +1,18 @@
+export const usage = `usage: shoal <command> [options]
+
+commands:
+  up [CONFIG] [--nodes N] [--gateways G] [--detach]
+                            start a local cluster (default config: the bundled links example)
+  down                      stop the cluster running in --dir
+  status [--json]           show every process of the cluster and its health
+  call SERVICE.ACTION [JSON] [--version N]
+                            call an action through the gateway
+  scale N                   run N nodes: start new ones or drain the newest
+  bench SUITE               run a benchmark suite
+
+options every command takes:
+  --dir DIR                 cluster directory (default ./.shoal)
+  --port P                  port base (default 7400): gateway P, control P+50, admin P+51,
+                            node i transport P+100+i and HTTP P+200+i
+  -h, --help                show this text
+`;

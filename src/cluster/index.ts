@@ -1,0 +1,89 @@
+/**
+ * Local clusters: a supervisor that runs control, nodes and gateways as separate processes on
+ * one machine, restarts them when they die, and exposes an admin API the CLI talks to.
+ */
+import { resolve } from 'node:path';
+import { Supervisor } from './supervisor.ts';
+import type { ClusterEvent, ClusterStatus } from './types.ts';
+
+export type { ClusterEvent, ClusterState, ClusterStatus, ProcessRole, ProcessStatus } from './types.ts';
+export type { SupervisorState } from './state-file.ts';
+export { readState, isPidAlive } from './state-file.ts';
+export { clusterDir } from './cluster-dir.ts';
+export { portPlan, MAX_NODES, MAX_GATEWAYS } from './ports.ts';
+export { probeHealth } from './health.ts';
+export { Supervisor } from './supervisor.ts';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+
+/** The bundled example application a cluster runs when no config is given. */
+export const defaultConfigPath = resolve(repoRoot, 'examples/links/shoal.config.ts');
+/** The CLI entry every cluster process runs. */
+export const cliEntryPath = resolve(repoRoot, 'src/cli/main.ts');
+
+export interface StartClusterOptions {
+  /** Default 3. */
+  nodes?: number;
+  /** Default 1. */
+  gateways?: number;
+  /** Default ./.shoal */
+  dir?: string;
+  /** Port base; default 7400. Gateway 1 listens on it, everything else above it. */
+  port?: number;
+  /** Path of shoal.config.ts; default the bundled example application. */
+  config?: string;
+  onProgress?: (event: ClusterEvent) => void;
+  /** How long a process may take to become ready; default 60 s. */
+  readyTimeoutMs?: number;
+  /** How long a process may drain after SIGTERM before SIGKILL; default 10 s. */
+  stopGraceMs?: number;
+}
+
+export interface ClusterHandle {
+  readonly gatewayUrl: string;
+  readonly dashboardUrl: string;
+  readonly controlUrl: string;
+  readonly adminUrl: string;
+  readonly dir: string;
+  /** Every process with a live /healthz probe. */
+  status(): Promise<ClusterStatus>;
+  /** Resolves once there are `nodes` nodes: new ones ready, removed ones drained and gone. */
+  scale(nodes: number): Promise<void>;
+  /** Stops gateways, then nodes, then control; resolves once every process is gone. */
+  stop(): Promise<void>;
+  /** Settles once the cluster has stopped, including through the admin API. */
+  readonly done: Promise<void>;
+  /** SIGKILL to every process, for when waiting for a graceful stop is no longer wanted. */
+  kill(): void;
+}
+
+/**
+ * Starts a cluster and resolves once every process is ready. The processes are separate OS
+ * processes; this process supervises them and must stay alive while the cluster runs.
+ */
+export async function startCluster(options: StartClusterOptions = {}): Promise<ClusterHandle> {
+  const supervisor = new Supervisor({
+    nodes: options.nodes ?? 3,
+    gateways: options.gateways ?? 1,
+    dir: options.dir ?? './.shoal',
+    port: options.port ?? 7400,
+    config: options.config ?? defaultConfigPath,
+    entry: cliEntryPath,
+    onProgress: options.onProgress,
+    readyTimeoutMs: options.readyTimeoutMs,
+    stopGraceMs: options.stopGraceMs,
+  });
+  await supervisor.start();
+  return {
+    gatewayUrl: supervisor.gatewayUrl,
+    dashboardUrl: supervisor.dashboardUrl,
+    controlUrl: supervisor.controlUrl,
+    adminUrl: supervisor.adminUrl,
+    dir: supervisor.dir,
+    status: () => supervisor.status(),
+    scale: (nodes) => supervisor.scale(nodes),
+    stop: () => supervisor.stop(),
+    done: supervisor.done,
+    kill: () => supervisor.killAll(),
+  };
+}

@@ -1,0 +1,299 @@
+import { access, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { startAdminServer, type AdminServer } from './admin-server.ts';
+import { clusterDir, ensureClusterDir, type ClusterDir } from './cluster-dir.ts';
+import { probeHealth } from './health.ts';
+import { MAX_GATEWAYS, MAX_NODES, portPlan, type PortPlan } from './ports.ts';
+import { loadOrCreateSecret } from './secret.ts';
+import { isPidAlive, readState, removeState, writeState } from './state-file.ts';
+import { SupervisedProcess, type ProcessSpec } from './supervised-process.ts';
+import type { ClusterEvent, ClusterState, ClusterStatus, ProcessStatus } from './types.ts';
+
+const HOST = '127.0.0.1';
+
+export interface SupervisorOptions {
+  nodes: number;
+  gateways: number;
+  dir: string;
+  /** Port base: see ports.ts. */
+  port: number;
+  /** Path of the application's shoal.config.ts. */
+  config: string;
+  /** The CLI entry children run as `node ENTRY _run ROLE …`. */
+  entry: string;
+  onProgress?: (event: ClusterEvent) => void;
+  readyTimeoutMs?: number;
+  stopGraceMs?: number;
+}
+
+/**
+ * Runs a local cluster: control, then nodes, then gateways, each started only after the one
+ * before it is ready; restarts any that die; stops them in the reverse order so gateways stop
+ * taking traffic before the nodes behind them drain.
+ */
+export class Supervisor {
+  readonly #options: SupervisorOptions;
+  readonly #ports: PortPlan;
+  readonly #layout: ClusterDir;
+  readonly #config: string;
+  #state: ClusterState = 'starting';
+  #secret = '';
+  #admin: AdminServer | undefined;
+  #control: SupervisedProcess | undefined;
+  readonly #nodes = new Map<number, SupervisedProcess>();
+  readonly #gateways: SupervisedProcess[] = [];
+  #scaling: Promise<void> = Promise.resolve();
+  #stopping: Promise<void> | undefined;
+  readonly #done: Promise<void>;
+  #resolveDone!: () => void;
+
+  constructor(options: SupervisorOptions) {
+    if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > MAX_NODES) {
+      throw new RangeError(`nodes must be an integer from 1 to ${MAX_NODES}, got ${options.nodes}`);
+    }
+    if (!Number.isInteger(options.gateways) || options.gateways < 1 || options.gateways > MAX_GATEWAYS) {
+      throw new RangeError(`gateways must be an integer from 1 to ${MAX_GATEWAYS}, got ${options.gateways}`);
+    }
+    this.#options = options;
+    this.#ports = portPlan(options.port);
+    this.#layout = clusterDir(options.dir);
+    this.#config = resolve(options.config);
+    this.#done = new Promise((done) => (this.#resolveDone = done));
+  }
+
+  get dir(): string {
+    return this.#layout.root;
+  }
+  get controlUrl(): string {
+    return `http://${HOST}:${this.#ports.control}`;
+  }
+  get gatewayUrl(): string {
+    return `http://${HOST}:${this.#ports.gateway(1)}`;
+  }
+  get dashboardUrl(): string {
+    return `${this.controlUrl}/`;
+  }
+  get adminUrl(): string {
+    return `http://${HOST}:${this.#ports.admin}`;
+  }
+  /** Settles once the cluster has stopped, whoever asked it to. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await access(this.#config);
+    } catch {
+      throw new Error(`config file not found: ${this.#config}`);
+    }
+    await ensureClusterDir(this.#layout);
+    await this.#refuseIfRunning();
+    this.#secret = await loadOrCreateSecret(this.#layout.secret);
+    this.#admin = await startAdminServer(HOST, this.#ports.admin, {
+      status: () => this.status(),
+      scale: (nodes) => this.scale(nodes),
+      stop: () => void this.stop(),
+      maxNodes: MAX_NODES,
+    });
+    try {
+      await writeState(this.#layout.stateFile, {
+        pid: process.pid,
+        port: this.#ports.base,
+        dir: this.#layout.root,
+        gatewayUrl: this.gatewayUrl,
+        dashboardUrl: this.dashboardUrl,
+        controlUrl: this.controlUrl,
+        adminUrl: this.adminUrl,
+        startedAt: new Date().toISOString(),
+      });
+      this.#control = this.#process(this.#controlSpec());
+      await this.#startOne(this.#control);
+      for (let i = 1; i <= this.#options.nodes; i++) {
+        const node = this.#process(this.#nodeSpec(i));
+        this.#nodes.set(i, node);
+        await this.#startOne(node);
+      }
+      for (let g = 1; g <= this.#options.gateways; g++) {
+        const gateway = this.#process(this.#gatewaySpec(g));
+        this.#gateways.push(gateway);
+        await this.#startOne(gateway);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    if (this.#state === 'starting') this.#state = 'running';
+  }
+
+  async status(): Promise<ClusterStatus> {
+    const all = [this.#control, ...[...this.#nodes.entries()].sort(([a], [b]) => a - b).map(([, node]) => node), ...this.#gateways];
+    const processes = await Promise.all(all.filter((p): p is SupervisedProcess => p !== undefined).map((p) => describe(p)));
+    return { state: this.#state, supervisorPid: process.pid, gateway: this.gatewayUrl, dashboard: this.dashboardUrl, processes };
+  }
+
+  /** Starts or drains nodes until there are `count`; calls are queued so two scales never interleave. */
+  scale(count: number): Promise<void> {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_NODES) {
+      return Promise.reject(new RangeError(`nodes must be an integer from 1 to ${MAX_NODES}, got ${count}`));
+    }
+    const run = this.#scaling.then(() => this.#scaleTo(count));
+    this.#scaling = run.catch(() => undefined);
+    return run;
+  }
+
+  async #scaleTo(count: number): Promise<void> {
+    if (this.#state !== 'running') throw new Error(`cannot scale a cluster that is ${this.#state}`);
+    while (this.#nodes.size < count && this.#state === 'running') {
+      let index = 1;
+      while (this.#nodes.has(index)) index++;
+      const node = this.#process(this.#nodeSpec(index));
+      this.#nodes.set(index, node);
+      try {
+        await this.#startOne(node);
+      } catch (err) {
+        await node.stop();
+        this.#nodes.delete(index);
+        throw err;
+      }
+    }
+    while (this.#nodes.size > count && this.#state === 'running') {
+      // The newest nodes go first: the original ones keep their ids and most of the data.
+      const index = Math.max(...this.#nodes.keys());
+      await this.#nodes.get(index)?.stop();
+      this.#nodes.delete(index);
+    }
+  }
+
+  /** Stops gateways, then nodes, then control; idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#state = 'stopping';
+    try {
+      await Promise.all(this.#gateways.map((g) => g.stop()));
+      await Promise.all([...this.#nodes.values()].map((n) => n.stop()));
+      await this.#control?.stop();
+    } finally {
+      this.#state = 'stopped';
+      await this.#admin?.close();
+      await removeState(this.#layout.stateFile, process.pid).catch(() => undefined);
+      this.#resolveDone();
+    }
+  }
+
+  /** Sends SIGKILL to every process at once, for a second Ctrl-C. */
+  killAll(): void {
+    for (const p of [...this.#gateways, ...this.#nodes.values(), this.#control]) p?.kill();
+  }
+
+  async #refuseIfRunning(): Promise<void> {
+    const existing = await readState(this.#layout.stateFile);
+    if (!existing || !isPidAlive(existing.pid)) return;
+    // A live pid alone may be a recycled one; a supervisor also answers on its admin API.
+    const answer = await probeHealth(existing.adminUrl, 1000);
+    if (answer.health === 'down') return;
+    throw new Error(
+      `a cluster is already running in ${this.#layout.root} (supervisor pid ${existing.pid}, gateway ${existing.gatewayUrl}); ` +
+        `stop it with: shoal down --dir ${this.#layout.root}`,
+    );
+  }
+
+  async #startOne(p: SupervisedProcess): Promise<void> {
+    if (this.#state !== 'starting' && this.#state !== 'running') throw new Error(`cluster is ${this.#state}`);
+    try {
+      await p.start();
+    } catch (err) {
+      const tail = await logTail(this.#layout.logFile(p.id), 15);
+      const message = err instanceof Error ? err.message : String(err);
+      throw new Error(`${message}; see ${this.#layout.logFile(p.id)}${tail ? `:\n${tail}` : ''}`, { cause: err });
+    }
+  }
+
+  #process(spec: ProcessSpec): SupervisedProcess {
+    const env: NodeJS.ProcessEnv = { ...process.env, SHOAL_SECRET: this.#secret };
+    // A test runner's marker would make a child believe it is itself a test file.
+    delete env.NODE_TEST_CONTEXT;
+    return new SupervisedProcess({
+      spec,
+      entry: this.#options.entry,
+      env,
+      cwd: process.cwd(),
+      logFile: this.#layout.logFile(spec.id),
+      onEvent: (event) => this.#options.onProgress?.(event),
+      readyTimeoutMs: this.#options.readyTimeoutMs ?? 60_000,
+      stopGraceMs: this.#options.stopGraceMs ?? 10_000,
+    });
+  }
+
+  #controlSpec(): ProcessSpec {
+    const port = this.#ports.control;
+    return {
+      id: 'control',
+      role: 'control',
+      args: ['--id', 'control', '--dir', this.#layout.root, '--host', HOST, '--port', String(port)],
+      address: `${HOST}:${port}`,
+      url: `http://${HOST}:${port}`,
+    };
+  }
+
+  #nodeSpec(index: number): ProcessSpec {
+    const id = `node-${index}`;
+    const transport = this.#ports.nodeTransport(index);
+    const http = this.#ports.nodeHttp(index);
+    return {
+      id,
+      role: 'node',
+      args: [
+        '--id', id,
+        '--dir', this.#layout.root,
+        '--control', this.controlUrl,
+        '--transport-port', String(transport),
+        '--http-port', String(http),
+        '--config', this.#config,
+      ],
+      address: `${HOST}:${transport}`,
+      url: `http://${HOST}:${http}`,
+    };
+  }
+
+  #gatewaySpec(index: number): ProcessSpec {
+    const id = `gateway-${index}`;
+    const port = this.#ports.gateway(index);
+    return {
+      id,
+      role: 'gateway',
+      args: ['--id', id, '--dir', this.#layout.root, '--control', this.controlUrl, '--port', String(port)],
+      address: `${HOST}:${port}`,
+      url: `http://${HOST}:${port}`,
+    };
+  }
+}
+
+async function describe(p: SupervisedProcess): Promise<ProcessStatus> {
+  const { pid, restarts, startedAt } = p.snapshot();
+  const answer = pid === null ? { health: 'down', services: [] } : await probeHealth(p.spec.url, 1000);
+  return {
+    id: p.id,
+    role: p.spec.role,
+    pid,
+    address: p.spec.address,
+    url: p.spec.url,
+    health: answer.health,
+    services: answer.services,
+    restarts,
+    startedAt,
+  };
+}
+
+async function logTail(path: string, lines: number): Promise<string> {
+  try {
+    const text = await readFile(path, 'utf8');
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

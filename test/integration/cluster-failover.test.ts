@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startCluster, type ClusterHandle, type ClusterStatus } from '../../src/cluster/index.ts';
+import {
+  CallerLoop,
+  callGateway,
+  callMany,
+  cliStatus,
+  countByNode,
+  describeFailures,
+  freePortBase,
+  processById,
+  removeDir,
+  tempClusterDir,
+  waitFor,
+  type CallRecord,
+} from '../support/cluster-harness.ts';
+
+// How long the cluster may take to notice a dead node and route around it; a bound on
+// recovery, not a speed measurement: every call after it must succeed.
+const FAILOVER_GRACE_MS = 5_000;
+
+/** Polls `shoal status --json` several times at once so a short "down" spell is not missed. */
+class StatusWatcher {
+  readonly seen: ClusterStatus[] = [];
+  #running = true;
+  readonly #loops: Promise<void>[];
+
+  constructor(dir: string, parallel = 3) {
+    this.#loops = Array.from({ length: parallel }, async (_, i) => {
+      await sleep(i * 60);
+      while (this.#running) {
+        try {
+          this.seen.push(await cliStatus(dir));
+        } catch {
+          // A status that fails to answer is not an observation.
+        }
+      }
+    });
+  }
+
+  async stop(): Promise<ClusterStatus[]> {
+    this.#running = false;
+    await Promise.all(this.#loops);
+    return this.seen;
+  }
+}
+
+describe('failover in a local cluster', { timeout: 180_000 }, () => {
+  let cluster: ClusterHandle | undefined;
+  let dir = '';
+  let gateway = '';
+  const codes: string[] = [];
+
+  before(async () => {
+    dir = await tempClusterDir();
+    cluster = await startCluster({ nodes: 3, gateways: 1, dir, port: await freePortBase() });
+    gateway = cluster.gatewayUrl;
+    for (let i = 0; i < 5; i++) {
+      const created = await callGateway(gateway, 'links', 'create', { url: `https://example.com/failover/${i}` });
+      assert.ok(created.ok, `setup create failed: ${created.error}`);
+      codes.push((created.body as { code: string }).code);
+    }
+  });
+
+  after(async () => {
+    await cluster?.stop();
+    await removeDir(dir);
+  });
+
+  /** Alternates idempotent reads with creates, as a client of the links app would. */
+  const linksTraffic = (i: number): Promise<CallRecord> =>
+    i % 2 === 0
+      ? callGateway(gateway, 'links', 'resolve', { code: codes[i % codes.length] }, { method: 'GET' })
+      : callGateway(gateway, 'links', 'create', { url: `https://example.com/during/${i}` });
+
+  it('restarts a node killed with SIGKILL and routes around it meanwhile', async () => {
+    const before = await cliStatus(dir);
+    const oldPid = processById(before, 'node-2')?.pid;
+    assert.ok(oldPid, 'node-2 has a pid');
+
+    const loop = new CallerLoop(2, linksTraffic);
+    await sleep(300);
+    const watcher = new StatusWatcher(dir);
+    const killedAt = Date.now();
+    process.kill(oldPid, 'SIGKILL');
+
+    const restarted = await waitFor('node-2 healthy again with a new pid', async () => {
+      const status = await cliStatus(dir);
+      const node = processById(status, 'node-2');
+      return node && node.health === 'healthy' && node.pid !== oldPid ? node : undefined;
+    }, 60_000);
+    // Keep calling past the grace period, so the check below has calls to look at.
+    const graceLeft = killedAt + FAILOVER_GRACE_MS + 2_000 - Date.now();
+    if (graceLeft > 0) await sleep(graceLeft);
+    const history = await loop.stop();
+    const seen = await watcher.stop();
+
+    assert.ok(restarted.restarts >= 1, `node-2 restarts: ${restarted.restarts}`);
+    const downSeen = seen.some((s) => processById(s, 'node-2')?.health === 'down');
+    assert.ok(downSeen, `status never showed node-2 down (${seen.length} observations)`);
+
+    const afterGrace = history.filter((r) => r.at >= killedAt + FAILOVER_GRACE_MS);
+    assert.ok(afterGrace.length > 0, 'calls were made after the grace period');
+    assert.deepEqual(afterGrace.filter((r) => !r.ok), [], `calls failed after the grace period:\n${describeFailures(afterGrace)}`);
+    assert.ok(history.some((r) => r.ok && r.at > killedAt), 'calls succeeded after the kill');
+
+    // The gateway learns of the new node-2 from membership; once it has, node-2 gets its share.
+    await waitFor('node-2 serving calls again', async () => (await callGateway(gateway, '$node', 'info')).node === 'node-2', 20_000, 50);
+    const next = await callMany(300, 6, (i) => callGateway(gateway, 'links', 'create', { url: `https://example.com/after/${i}` }));
+    assert.deepEqual(next.filter((r) => !r.ok), [], describeFailures(next));
+    const share = countByNode(next).get('node-2') ?? 0;
+    assert.ok(share >= 45, `node-2 served ${share} of 300 calls after its restart (want at least 15%): ${JSON.stringify([...countByNode(next)])}`);
+  });
+
+  it('keeps serving through the gateway while control is killed and restarted', async () => {
+    const before = await cliStatus(dir);
+    const oldPid = processById(before, 'control')?.pid;
+    assert.ok(oldPid, 'control has a pid');
+
+    // Calls that need only the nodes: links keep their data in control's key-value store, so
+    // they cannot be served while control is gone; node-to-node routing must not need it.
+    const loop = new CallerLoop(2, () => callGateway(gateway, '$node', 'info'));
+    await sleep(300);
+    process.kill(oldPid, 'SIGKILL');
+
+    await waitFor('control healthy again with a new pid', async () => {
+      const node = processById(await cliStatus(dir), 'control');
+      return node && node.health === 'healthy' && node.pid !== oldPid;
+    }, 60_000);
+    await waitFor('every process healthy', async () => (await cliStatus(dir)).processes.every((p) => p.health === 'healthy'), 30_000);
+    await sleep(1_000);
+    const history = await loop.stop();
+
+    assert.ok(history.length > 0);
+    assert.deepEqual(history.filter((r) => !r.ok), [], `calls failed while control was down:\n${describeFailures(history)}`);
+
+    // Membership is back: every node is reachable through the gateway again, and links work.
+    const served = new Set<string>();
+    await waitFor('every node answering $node.info through the gateway', async () => {
+      const record = await callGateway(gateway, '$node', 'info');
+      if (record.ok && record.node) served.add(record.node);
+      return served.size === 3;
+    }, 30_000, 20);
+    await waitFor('links.create answering after control restarted', async () => (await callGateway(gateway, 'links', 'create', { url: 'https://example.com/after-control' })).ok, 30_000);
+    const status = await cliStatus(dir);
+    assert.equal(processById(status, 'control')?.restarts, 1);
+  });
+});

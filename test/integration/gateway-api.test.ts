@@ -1,0 +1,87 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, type Gateway } from '../../src/gateway/index.ts';
+import { startTracing } from '../../src/observe/index.ts';
+import { analytics, linksV1, linksV2 } from '../../examples/links/links.ts';
+import { RuntimeHarness } from '../support/runtime-harness.ts';
+
+describe('gateway API over a live cluster', () => {
+  const harness = new RuntimeHarness();
+  let gateway: Gateway;
+
+  before(async () => {
+    startTracing({ serviceName: 'test-gateway', nodeId: 'gw' });
+    await harness.start();
+    await harness.broker('n1', [linksV1, linksV2, analytics]);
+    await harness.broker('n2', [linksV1, linksV2, analytics]);
+    const broker = await harness.broker('gw', [], { listen: false, role: 'gateway' });
+    await harness.waitForEndpoints(broker, 'links', 2, 2);
+    gateway = await startGateway({ id: 'gw', broker, port: 0, maxBodyBytes: 64 * 1024 });
+  });
+  after(async () => {
+    await gateway?.close();
+    await harness.stop();
+  });
+
+  const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(gateway.url + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+
+  it('creates and resolves links in both versions, naming the serving node and the trace', async () => {
+    const created = await post('/api/v2/links/create', JSON.stringify({ url: 'https://example.com/a', alias: 'ex-a' }));
+    assert.equal(created.status, 200);
+    assert.match(created.headers.get('x-shoal-node') ?? '', /^n[12]$/);
+    assert.match(created.headers.get('traceparent') ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    assert.deepEqual(await created.json(), { code: 'ex-a', url: 'https://example.com/a' });
+
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const resolved = await fetch(`${gateway.url}/api/v1/links/resolve?code=ex-a`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    assert.equal(resolved.status, 200);
+    assert.equal(resolved.headers.get('traceparent')?.split('-')[1], traceId, 'the caller trace is continued');
+    assert.deepEqual(await resolved.json(), { url: 'https://example.com/a' });
+
+    const taken = await post('/api/v2/links/create', JSON.stringify({ url: 'https://example.com/b', alias: 'ex-a' }));
+    assert.equal(taken.status, 409);
+    assert.equal(((await taken.json()) as { error: { code: string } }).error.code, 'CONFLICT');
+
+    const v2 = await fetch(`${gateway.url}/api/v2/links/resolve?code=ex-a`);
+    const body = (await v2.json()) as { url: string; clicks: number };
+    assert.equal(body.url, 'https://example.com/a');
+    assert.equal(typeof body.clicks, 'number');
+  });
+
+  it('answers 422 listing each bad field', async () => {
+    const res = await post('/api/v2/links/create', JSON.stringify({ url: 'not a url', alias: 'bad alias!' }));
+    assert.equal(res.status, 422);
+    const body = (await res.json()) as { error: { code: string; details: { fields: Array<{ field: string }> } } };
+    assert.equal(body.error.code, 'VALIDATION');
+    assert.deepEqual(body.error.details.fields.map((f) => f.field).sort(), ['alias', 'url']);
+  });
+
+  it('answers 404 for an unknown code, service, version or action', async () => {
+    for (const path of ['/api/v1/links/resolve?code=nope', '/api/v1/nosuch/thing', '/api/v9/links/resolve?code=x', '/api/v1/links/nosuch', '/elsewhere']) {
+      const res = await fetch(gateway.url + path);
+      assert.equal(res.status, 404, path);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'NOT_FOUND', path);
+    }
+  });
+
+  it('refuses malformed and oversized bodies and keeps serving', async () => {
+    const malformed = await post('/api/v1/links/create', '{"url": ');
+    assert.equal(malformed.status, 400);
+    assert.equal(((await malformed.json()) as { error: { code: string } }).error.code, 'BAD_REQUEST');
+    const huge = await post('/api/v1/links/create', JSON.stringify({ url: 'https://example.com/' + 'x'.repeat(100 * 1024) }));
+    assert.equal(huge.status, 413);
+    const wrongMethod = await fetch(gateway.url + '/api/v1/links/create', { method: 'DELETE' });
+    assert.equal(wrongMethod.status, 400);
+    const ok = await post('/api/v1/links/create', JSON.stringify({ url: 'https://example.com/after' }));
+    assert.equal(ok.status, 200);
+  });
+
+  it('reports health', async () => {
+    const res = await fetch(gateway.url + '/healthz');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { status: string; nodes: number };
+    assert.equal(body.status, 'healthy');
+    assert.equal(body.nodes, 2);
+  });
+});
