@@ -2,15 +2,17 @@ import type { LoadResult, LoadSpec } from './load.ts';
 
 /**
  * Messages between the bench parent and its worker processes over the IPC channel.
- * A worker says `ready` once it can serve or call; a caller worker answers each `run` with
- * `result`; `stop` asks any worker to shut down cleanly.
+ * A worker says `ready` once it can serve or call. Requests carry an id that the answer repeats:
+ * `run` (a caller worker answers with `result`) and `cpu` (any worker answers with its CPU time
+ * so far, so the parent can charge CPU per call to each process). `stop` asks for a clean exit.
  */
-export type ToWorker = { type: 'run'; spec: LoadSpec } | { type: 'stop' };
+export type ToWorker = { type: 'run'; id: number; spec: LoadSpec } | { type: 'cpu'; id: number } | { type: 'stop' };
 
 export type FromWorker =
   | { type: 'ready'; details?: Record<string, unknown> }
-  | { type: 'result'; result: LoadResult }
-  | { type: 'failed'; message: string };
+  | { type: 'result'; id: number; result: LoadResult }
+  | { type: 'cpu'; id: number; micros: number }
+  | { type: 'failed'; id?: number; message: string };
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -20,9 +22,15 @@ export function reportReady(details?: Record<string, unknown>): void {
   send(details ? { type: 'ready', details } : { type: 'ready' });
 }
 
+function cpuMicros(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
 /**
- * The worker side: answers `run` with `runCase(spec)` and `stop` with `shutdown()` then exit.
- * The worker also exits when the parent goes away, so an interrupted bench leaves nothing behind.
+ * The worker side: answers `run` with `runCase(spec)`, `cpu` with this process's CPU time, and
+ * `stop` with `shutdown()` then exit. It also exits when the parent goes away, so an
+ * interrupted bench leaves nothing behind.
  */
 export function serveParent(options: { runCase?: (spec: LoadSpec) => Promise<LoadResult>; shutdown: () => Promise<void> }): void {
   let stopping = false;
@@ -38,14 +46,16 @@ export function serveParent(options: { runCase?: (spec: LoadSpec) => Promise<Loa
   };
   process.on('message', (raw: ToWorker) => {
     if (raw.type === 'stop') stop();
+    else if (raw.type === 'cpu') send({ type: 'cpu', id: raw.id, micros: cpuMicros() });
     else if (raw.type === 'run') {
+      const { id } = raw;
       if (!options.runCase) {
-        send({ type: 'failed', message: 'this worker does not generate load' });
+        send({ type: 'failed', id, message: 'this worker does not generate load' });
         return;
       }
       options.runCase(raw.spec).then(
-        (result) => send({ type: 'result', result }),
-        (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
+        (result) => send({ type: 'result', id, result }),
+        (err: unknown) => send({ type: 'failed', id, message: err instanceof Error ? err.message : String(err) }),
       );
     }
   });

@@ -13,11 +13,20 @@ export interface WorkerOptions {
   startTimeoutMs?: number;
 }
 
+interface Waiter {
+  resolve: (message: FromWorker) => void;
+  reject: (err: Error) => void;
+}
+
+/** Key under which a reply is awaited: requests by id, the start-up by 'ready'. */
+type WaitKey = number | 'ready';
+
 /** The parent's handle on one bench worker process (see worker-protocol.ts). */
 export class BenchWorker {
   readonly name: string;
   private readonly child: ChildProcess;
-  private readonly waiters: Array<{ resolve: (m: FromWorker) => void; reject: (e: Error) => void }> = [];
+  private readonly waiters = new Map<WaitKey, Waiter>();
+  private nextId = 0;
   private exited = false;
   private readonly exitedPromise: Promise<void>;
 
@@ -27,12 +36,18 @@ export class BenchWorker {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, ...options.env },
     });
-    this.child.on('message', (message: FromWorker) => this.waiters.shift()?.resolve(message));
+    this.child.on('message', (message: FromWorker) => {
+      const key: WaitKey = message.type === 'ready' || (message.type === 'failed' && message.id === undefined) ? 'ready' : message.id!;
+      const waiter = this.waiters.get(key);
+      this.waiters.delete(key);
+      waiter?.resolve(message);
+    });
     this.exitedPromise = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
         this.exited = true;
         const error = new Error(`${this.name} exited (${signal ?? `code ${code}`})`);
-        for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+        for (const waiter of this.waiters.values()) waiter.reject(error);
+        this.waiters.clear();
         resolve();
       });
     });
@@ -42,7 +57,7 @@ export class BenchWorker {
   static async start(options: WorkerOptions): Promise<{ worker: BenchWorker; details: Record<string, unknown> }> {
     const worker = new BenchWorker(options);
     try {
-      const message = await worker.next(options.startTimeoutMs ?? 30_000);
+      const message = await worker.reply('ready', options.startTimeoutMs ?? 30_000);
       if (message.type !== 'ready') throw new Error(`${worker.name} did not start: ${describe(message)}`);
       return { worker, details: message.details ?? {} };
     } catch (err) {
@@ -53,11 +68,22 @@ export class BenchWorker {
 
   /** Runs one load case in a caller worker. */
   async run(spec: LoadSpec): Promise<LoadResult> {
-    const reply = this.next(spec.warmupMs + spec.durationMs + 60_000);
-    this.send({ type: 'run', spec });
+    const id = ++this.nextId;
+    const reply = this.reply(id, spec.warmupMs + spec.durationMs + 60_000);
+    this.send({ type: 'run', id, spec });
     const message = await reply;
     if (message.type !== 'result') throw new Error(`${this.name}: ${describe(message)}`);
     return message.result;
+  }
+
+  /** CPU time (user + system, µs) the worker process has used so far. */
+  async cpuMicros(): Promise<number> {
+    const id = ++this.nextId;
+    const reply = this.reply(id, 10_000);
+    this.send({ type: 'cpu', id });
+    const message = await reply;
+    if (message.type !== 'cpu') throw new Error(`${this.name}: ${describe(message)}`);
+    return message.micros;
   }
 
   /** Asks for a clean shutdown; kills the process if it does not leave in time. */
@@ -73,11 +99,14 @@ export class BenchWorker {
     if (this.child.connected) this.child.send(message);
   }
 
-  private next(timeoutMs: number): Promise<FromWorker> {
+  private reply(key: WaitKey, timeoutMs: number): Promise<FromWorker> {
     if (this.exited) return Promise.reject(new Error(`${this.name} is not running`));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name} did not answer within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({
+      const timer = setTimeout(() => {
+        this.waiters.delete(key);
+        reject(new Error(`${this.name} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set(key, {
         resolve: (m) => {
           clearTimeout(timer);
           resolve(m);

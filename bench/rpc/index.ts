@@ -3,12 +3,11 @@
  * Moleculer 0.15 on its TCP transporter, same payload, same closed-loop load, same run.
  */
 import { loadavg } from 'node:os';
-import type { LoadResult } from '../lib/load.ts';
 import { machineInfo } from '../lib/machine.ts';
 import { round, writeResults, type ResultRow } from '../lib/results.ts';
 import { benchSettings, type BenchSettings } from '../lib/settings.ts';
 import { formatTable } from '../lib/table.ts';
-import { startMoleculerPair, startShoalPair, type RpcPair } from './systems.ts';
+import { startMoleculerPair, startShoalPair, type RpcCaseResult, type RpcPair } from './systems.ts';
 
 const concurrencies = [1, 64] as const;
 const systems: ReadonlyArray<{ name: string; start: (settings: BenchSettings) => Promise<RpcPair> }> = [
@@ -21,7 +20,7 @@ const targetThroughputRatio = 2;
 interface Measured {
   system: string;
   caseName: string;
-  result: LoadResult;
+  result: RpcCaseResult;
 }
 
 const caseName = (concurrency: number) => `c=${concurrency}`;
@@ -32,7 +31,9 @@ async function measureSystem(name: string, pair: RpcPair, settings: BenchSetting
     for (const concurrency of concurrencies) {
       process.stdout.write(`  ${name} ${caseName(concurrency)} … `);
       const result = await pair.run({ concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs });
-      process.stdout.write(`${Math.round(result.opsPerSec)} calls/s\n`);
+      process.stdout.write(
+        `${Math.round(result.opsPerSec)} calls/s, CPU per call: client ${result.clientCpuUsPerCall.toFixed(1)} us, server ${result.serverCpuUsPerCall.toFixed(1)} us\n`,
+      );
       if (result.errors > 0) console.log(`    ${result.errors} calls failed (first: ${result.firstError})`);
       measured.push({ system: name, caseName: caseName(concurrency), result });
     }
@@ -78,12 +79,16 @@ export async function run(): Promise<void> {
       Math.round(m.result.opsPerSec).toString(),
       m.result.p50Ms.toFixed(3),
       m.result.p99Ms.toFixed(3),
+      (m.result.clientCpuUsPerCall + m.result.serverCpuUsPerCall).toFixed(1),
       peer ? ratioText(m.result.opsPerSec / peer.opsPerSec) : '',
       peer ? ratioText(m.result.p99Ms / peer.p99Ms) : '',
     ];
   });
   console.log('');
-  console.log(formatTable(['system', 'case', 'calls/s', 'p50 ms', 'p99 ms', 'calls/s vs moleculer', 'p99 vs moleculer'], rows));
+  console.log(
+    formatTable(['system', 'case', 'calls/s', 'p50 ms', 'p99 ms', 'cpu us/call', 'calls/s vs moleculer', 'p99 vs moleculer'], rows),
+  );
+  console.log('cpu us/call: CPU time of the client and server processes together in the measured window, per call');
 
   const top = caseName(concurrencies[concurrencies.length - 1]);
   const shoal = find('shoal', top);

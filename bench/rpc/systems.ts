@@ -9,10 +9,32 @@ import { freePort } from '../lib/ports.ts';
 import { workerFlags, type BenchSettings } from '../lib/settings.ts';
 import { BenchWorker } from '../lib/worker.ts';
 
+/** One case's result plus the CPU each process spent per call in the measured window. */
+export interface RpcCaseResult extends LoadResult {
+  clientCpuUsPerCall: number;
+  serverCpuUsPerCall: number;
+}
+
 /** A running server process plus a client process that measures calls to it. */
 export interface RpcPair {
-  run(spec: LoadSpec): Promise<LoadResult>;
+  run(spec: LoadSpec): Promise<RpcCaseResult>;
   stop(): Promise<void>;
+}
+
+/**
+ * Runs one case on the client and samples both processes' CPU time when the warm-up ends and
+ * when the answer arrives. CPU per call stays meaningful when the machine is shared, where
+ * calls/s alone would blame either system for the other work.
+ */
+async function measureCase(client: BenchWorker, server: BenchWorker, spec: LoadSpec): Promise<RpcCaseResult> {
+  const sample = async () => ({ client: await client.cpuMicros(), server: await server.cpuMicros() });
+  const afterWarmup = new Promise<{ client: number; server: number }>((resolve, reject) => {
+    setTimeout(() => sample().then(resolve, reject), spec.warmupMs);
+  });
+  const result = await client.run(spec);
+  const [start, end] = [await afterWarmup, await sample()];
+  const calls = Math.max(1, result.calls);
+  return { ...result, clientCpuUsPerCall: (end.client - start.client) / calls, serverCpuUsPerCall: (end.server - start.server) / calls };
 }
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -42,7 +64,7 @@ export async function startShoalPair(settings: BenchSettings): Promise<RpcPair> 
     workers.push(server.worker);
     const client = await BenchWorker.start({ name: 'shoal client', file: here('./shoal-client.ts'), args: ['bench-client', coordinator.url], ...common });
     workers.push(client.worker);
-    return { run: (spec) => client.worker.run(spec), stop: cleanup };
+    return { run: (spec) => measureCase(client.worker, server.worker, spec), stop: cleanup };
   } catch (err) {
     await cleanup();
     throw err;
@@ -71,7 +93,7 @@ export async function startMoleculerPair(settings: BenchSettings): Promise<RpcPa
       nodeFlags,
     });
     workers.push(client.worker);
-    return { run: (spec) => client.worker.run(spec), stop: () => stopAll(workers) };
+    return { run: (spec) => measureCase(client.worker, server.worker, spec), stop: () => stopAll(workers) };
   } catch (err) {
     await stopAll(workers);
     throw err;

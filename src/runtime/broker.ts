@@ -84,7 +84,9 @@ export class ServiceBroker {
   private readonly inbound: Next<InboundCall, unknown>;
   private readonly outboundEvent: Next<EventMessage, void>;
   private readonly inboundEvent: Next<EventMessage, void>;
-  private readonly membership: Membership;
+  /** Watches the member list; joining uses its own instance so a failed join can start over. */
+  private readonly membersView: Membership;
+  private membership: Membership;
   private membersWatch?: Watch;
   private address?: PeerAddress;
   private readonly startedAt = Date.now();
@@ -98,6 +100,7 @@ export class ServiceBroker {
     this.local = new LocalServices(options.services ?? []);
     this.plugins = options.plugins ?? [];
     this.registry = new ServiceRegistry(options.nodeId);
+    this.membersView = new Membership(options.coordinator, { logger: this.logger });
     this.membership = new Membership(options.coordinator, { logger: this.logger });
     this.kv = coordinatorKeyValue(options.coordinator);
     this.strategyFactories = Object.assign({}, ...this.plugins.map((p) => p.strategies ?? {}));
@@ -138,10 +141,16 @@ export class ServiceBroker {
     this.registry.onChange(() => {
       for (const descriptor of this.registry.descriptors()) this.seenServices.add(serviceKey(descriptor.name, descriptor.version));
     });
-    this.membersWatch = this.membership.watchMembers((members) => this.registry.setMembers(this.withSelf(members)));
+    this.membersWatch = this.membersView.watchMembers((members) => this.registry.setMembers(this.withSelf(members)));
     this.registry.setMembers([this.record()]);
-    await this.membership.join(this.record(), { ttlMs: this.options.memberTtlMs ?? 2_000 });
     this.state = 'running';
+    try {
+      await this.membership.join(this.record(), { ttlMs: this.options.memberTtlMs ?? 2_000 });
+    } catch (err) {
+      // The control plane may be down (restarting): serve anyway and register once it is back.
+      this.logger.warn({ err: toShoalError(err).message }, 'could not register with the control plane yet; retrying');
+      void this.joinInBackground();
+    }
     await runLifecycle(this.plugins, 'nodeStarted', this.info);
   }
 
@@ -162,9 +171,25 @@ export class ServiceBroker {
       );
     }
     this.membersWatch?.close();
+    this.membersView.close();
     await this.membership.leave().catch(() => undefined);
     await this.options.transport.close();
     this.state = 'stopped';
+  }
+
+  private async joinInBackground(): Promise<void> {
+    for (let delayMs = 200; this.state === 'running'; delayMs = Math.min(delayMs * 2, 2_000)) {
+      await new Promise((r) => setTimeout(r, delayMs));
+      this.membership.close();
+      this.membership = new Membership(this.options.coordinator, { logger: this.logger });
+      try {
+        await this.membership.join(this.record(), { ttlMs: this.options.memberTtlMs ?? 2_000 });
+        this.logger.info({}, 'registered with the control plane');
+        return;
+      } catch {
+        // Still unreachable; the loop backs off.
+      }
+    }
   }
 
   health(): 'starting' | 'healthy' | 'draining' | 'stopped' {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { startCoordinatorServer } from '../../control/index.ts';
+import { createEmbeddedCoordinator, startCoordinatorServer } from '../../control/index.ts';
+import { createDashboard } from '../../dashboard/index.ts';
 import { createLogger, createMetrics, serveMetrics } from '../../observe/index.ts';
 import { parseRoleArgs, required } from './args.ts';
 import { exitOnShutdown, requireSecret, signalReady } from './process-lifecycle.ts';
@@ -11,15 +12,21 @@ export async function runControl(argv: readonly string[]): Promise<void> {
   const logger = createLogger({ nodeId: args.id, role: 'control' });
   const metrics = createMetrics({ nodeId: args.id, role: 'control' });
   const startedAt = Date.now();
+  const port = required(args.port, 'port');
+  // The dashboard reads membership through the coordinator API like any other member would;
+  // its watch connects once the server below is listening.
+  const self = createEmbeddedCoordinator({ url: `http://${args.host}:${port}`, secret, logger });
+  const dashboard = createDashboard(self);
   const server = await startCoordinatorServer({
     dataDir: join(args.dir, 'data', 'control'),
     host: args.host,
-    port: required(args.port, 'port'),
+    port,
     secret,
     logger,
     // Health and metrics share the coordinator's port: one address per process to watch.
     extraRoutes: async (req, res) => {
       if (req.method !== 'GET') return false;
+      if (dashboard.handle(req, res)) return true;
       if (req.url === '/metrics') {
         await serveMetrics(metrics, req, res);
         return true;
@@ -33,7 +40,11 @@ export async function runControl(argv: readonly string[]): Promise<void> {
       return false;
     },
   });
-  exitOnShutdown(logger, () => server.close());
+  exitOnShutdown(logger, async () => {
+    dashboard.close();
+    await self.close();
+    await server.close();
+  });
   logger.info({ url: server.url }, 'control ready');
   signalReady({ id: args.id, url: server.url });
 }

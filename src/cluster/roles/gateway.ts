@@ -16,15 +16,17 @@ export async function runGateway(argv: readonly string[]): Promise<void> {
   const metrics = createMetrics({ nodeId: args.id, role: 'gateway' });
   const coordinator = createEmbeddedCoordinator({ url: required(args.control, 'control'), secret, logger });
   const transport = createTcpTransport({ nodeId: args.id, secret, logger });
+  const port = required(args.port, 'port');
   const broker = new ServiceBroker({
     nodeId: args.id,
     role: 'gateway',
+    httpUrl: `http://${args.host}:${port}`,
     transport,
     coordinator,
     plugins: builtinPlugins(logger, metrics),
     logger,
   });
-  const gateway = await startGateway({ id: args.id, broker, host: args.host, port: required(args.port, 'port'), logger, metrics });
+  const gateway = await startGateway({ id: args.id, broker, host: args.host, port, logger, metrics });
   exitOnShutdown(logger, async () => {
     await gateway.close();
     await broker.stop();
