@@ -276,7 +276,9 @@ export class ServiceBroker {
     if (this.options.preferLocal !== false) chosen = endpoints.find((e) => e.local && !call.exclude.has(e.id));
     const strategy = this.strategyFor(key, endpoints[0].descriptor.balancing);
     chosen ??= strategy.pick(endpoints, { key: call.balanceKey, exclude: call.exclude }) as ServiceEndpoint | undefined;
-    if (!chosen) throw new ShoalError('UNAVAILABLE', `no node can serve ${key}`, { sent: false });
+    if (!chosen) {
+      throw new ShoalError('UNAVAILABLE', `no node left to try for ${key} (tried ${[...call.exclude].join(', ')})`, { sent: false, exhausted: true });
+    }
     call.exclude.add(chosen.id);
     call.attempts++;
     const started = performance.now();

@@ -27,9 +27,9 @@ class StatusWatcher {
   #running = true;
   readonly #loops: Promise<void>[];
 
-  constructor(dir: string, parallel = 3) {
+  constructor(dir: string, parallel = 4) {
     this.#loops = Array.from({ length: parallel }, async (_, i) => {
-      await sleep(i * 60);
+      await sleep(i * 100);
       while (this.#running) {
         try {
           this.seen.push(await cliStatus(dir));
@@ -38,6 +38,11 @@ class StatusWatcher {
         }
       }
     });
+  }
+
+  /** Resolves once every poller has answered at least once, so they are staggered and warm. */
+  async warm(): Promise<void> {
+    await waitFor('status observations', () => this.seen.length >= 8, 30_000, 20);
   }
 
   async stop(): Promise<ClusterStatus[]> {
@@ -81,8 +86,9 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
     assert.ok(oldPid, 'node-2 has a pid');
 
     const loop = new CallerLoop(2, linksTraffic);
-    await sleep(300);
+    // Watching starts before the kill: node-2 is down only until its restart is ready.
     const watcher = new StatusWatcher(dir);
+    await watcher.warm();
     const killedAt = Date.now();
     process.kill(oldPid, 'SIGKILL');
 

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { action, defineService, ShoalError, z, type Plugin } from '../../src/core/index.ts';
+import type { RuntimePlugin } from '../../src/runtime/index.ts';
 import { RuntimeHarness } from '../support/runtime-harness.ts';
 
 const greeter = (who: string) =>
@@ -107,5 +108,24 @@ describe('service broker across processes of one cluster', () => {
     await harness.waitForEndpoints(caller, 'echo', 1, 1);
     assert.equal(await caller.call('echo', 1, 'echo', { v: 'x' }), 'x');
     assert.deepEqual(seen, ['out:echo.echo', 'in:echo.echo']);
+  });
+
+  it('uses a balancing strategy brought by a user plugin and observes lifecycle', async () => {
+    const lifecycle: string[] = [];
+    const pinned: RuntimePlugin = {
+      name: 'pin-to-last',
+      strategies: {
+        'last-id': () => ({ name: 'last-id', pick: (endpoints) => [...endpoints].sort((a, b) => (a.id < b.id ? 1 : -1))[0] }),
+      },
+      nodeStarted: (info) => { lifecycle.push(`started:${info.nodeId}`); },
+    };
+    const sticky = (id: string) =>
+      defineService({ name: 'sticky', version: 1, balancing: 'last-id', actions: { who: action({ params: z.object({}), handler: () => id }) } });
+    await harness.broker('s1', [sticky('s1')]);
+    await harness.broker('s2', [sticky('s2')]);
+    const caller = await harness.broker('s-caller', [], { listen: false, plugins: [pinned] });
+    await harness.waitForEndpoints(caller, 'sticky', 1, 2);
+    for (let i = 0; i < 10; i++) assert.equal(await caller.call('sticky', 1, 'who', {}), 's2');
+    assert.deepEqual(lifecycle, ['started:s-caller']);
   });
 });

@@ -4,6 +4,7 @@
  * instead of throwing, so a test can check a whole history.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,10 +28,38 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A random port base whose cluster ports are free right now, so parallel test files do not collide. */
+const reservations = join(tmpdir(), 'shoal-test-ports');
+const reserved: string[] = [];
+process.once('exit', () => {
+  for (const path of reserved) rmSync(path, { force: true });
+});
+
+/**
+ * Claims a base for this test process with a lock file, so test files running in parallel never
+ * pick the same one; a lock whose owner died is taken over.
+ */
+function reserve(base: number): boolean {
+  mkdirSync(reservations, { recursive: true });
+  const path = join(reservations, `${base}.lock`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      reserved.push(path);
+      return true;
+    } catch {
+      const owner = Number(readFileSync(path, 'utf8'));
+      if (owner === process.pid || (Number.isInteger(owner) && owner > 0 && isAlive(owner))) return false;
+      rmSync(path, { force: true });
+    }
+  }
+  return false;
+}
+
+/** A random port base, reserved for this process, whose cluster ports are free right now. */
 export async function freePortBase(nodes = 4): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  for (let attempt = 0; attempt < 50; attempt++) {
     const base = PORT_FLOOR + Math.floor(Math.random() * PORT_SLOTS) * PORT_SLOT;
+    if (!reserve(base)) continue;
     const ports = [base, base + 50, base + 51];
     for (let i = 1; i <= nodes; i++) ports.push(base + 100 + i, base + 200 + i);
     const free = await Promise.all(ports.map(portFree));

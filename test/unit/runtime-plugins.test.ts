@@ -84,3 +84,25 @@ describe('circuit breaker plugin', () => {
     assert.equal(breaker.endpointAvailable!('n1', outboundCall(true)), true);
   });
 });
+
+describe('retry plugin when every endpoint was tried', () => {
+  it('stops instead of spinning when the balancer has nothing left', async () => {
+    let tries = 0;
+    const chain = composeChain([retryPlugin({ maxAttempts: 5 }).outboundCall!], async () => {
+      tries++;
+      throw new ShoalError('UNAVAILABLE', 'none left', { sent: false, exhausted: true });
+    });
+    await assert.rejects(chain(outboundCall(true)), (e: ShoalError) => e.code === 'UNAVAILABLE');
+    assert.equal(tries, 1);
+  });
+
+  it('bounds tries that never reached an endpoint', async () => {
+    let tries = 0;
+    const chain = composeChain([retryPlugin({ maxAttempts: 4 }).outboundCall!], async () => {
+      tries++;
+      throw new ShoalError('UNAVAILABLE', 'refused', { sent: false });
+    });
+    await assert.rejects(chain(outboundCall(false)));
+    assert.equal(tries, 4);
+  });
+});

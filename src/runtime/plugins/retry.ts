@@ -15,12 +15,13 @@ export function retryPlugin(options: RetryOptions = {}): Plugin {
   return {
     name: 'retry',
     async outboundCall(call, next) {
-      for (;;) {
+      // Counted here, not from call.attempts: a try that found no endpoint never reaches one.
+      for (let tries = 1; ; tries++) {
         try {
           return await next(call);
         } catch (err) {
           const error = toShoalError(err);
-          if (!shouldRetry(error, call.idempotent) || call.attempts >= maxAttempts) throw error;
+          if (!shouldRetry(error, call.idempotent) || tries >= maxAttempts) throw error;
           if (call.meta.deadline !== undefined && Date.now() >= call.meta.deadline) throw error;
         }
       }
@@ -30,6 +31,7 @@ export function retryPlugin(options: RetryOptions = {}): Plugin {
 
 function shouldRetry(error: ShoalError, idempotent: boolean): boolean {
   if (!error.retryable) return false;
+  if ((error.details as { exhausted?: unknown } | undefined)?.exhausted === true) return false;
   if (error.code === 'CIRCUIT_OPEN') return true;
   const sent = (error.details as { sent?: unknown } | undefined)?.sent;
   if (error.code === 'UNAVAILABLE' && sent === false) return true;
