@@ -25,20 +25,32 @@ interface Measured {
 
 const caseName = (concurrency: number) => `c=${concurrency}`;
 
-async function measureSystem(name: string, pair: RpcPair, settings: BenchSettings): Promise<Measured[]> {
+/**
+ * Both systems stay up for the whole run and take turns case by case, so a drift in background
+ * load over the run hits both rather than whichever ran last. An idle pair costs next to nothing
+ * (membership renewals, heartbeats).
+ */
+async function measureAll(settings: BenchSettings): Promise<Measured[]> {
+  const pairs: Array<{ name: string; pair: RpcPair }> = [];
   const measured: Measured[] = [];
   try {
+    for (const system of systems) {
+      console.log(`${system.name}: starting server and client processes`);
+      pairs.push({ name: system.name, pair: await system.start(settings) });
+    }
     for (const concurrency of concurrencies) {
-      process.stdout.write(`  ${name} ${caseName(concurrency)} … `);
-      const result = await pair.run({ concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs });
-      process.stdout.write(
-        `${Math.round(result.opsPerSec)} calls/s, CPU per call: client ${result.clientCpuUsPerCall.toFixed(1)} us, server ${result.serverCpuUsPerCall.toFixed(1)} us\n`,
-      );
-      if (result.errors > 0) console.log(`    ${result.errors} calls failed (first: ${result.firstError})`);
-      measured.push({ system: name, caseName: caseName(concurrency), result });
+      for (const { name, pair } of pairs) {
+        process.stdout.write(`  ${name} ${caseName(concurrency)} … `);
+        const result = await pair.run({ concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs });
+        process.stdout.write(
+          `${Math.round(result.opsPerSec)} calls/s, CPU per call: client ${result.clientCpuUsPerCall.toFixed(1)} us, server ${result.serverCpuUsPerCall.toFixed(1)} us\n`,
+        );
+        if (result.errors > 0) console.log(`    ${result.errors} calls failed (first: ${result.firstError})`);
+        measured.push({ system: name, caseName: caseName(concurrency), result });
+      }
     }
   } finally {
-    await pair.stop();
+    for (const { pair } of pairs.reverse()) await pair.stop();
   }
   return measured;
 }
@@ -56,7 +68,9 @@ export async function run(): Promise<void> {
     `load: closed loop at c=${concurrencies.join(' and c=')}, ${settings.warmupMs / 1000} s warm-up + ${settings.durationMs / 1000} s measured per case (BENCH_SECONDS)`,
   );
   if (machine.cpus <= 2) {
-    console.log(`note: only ${machine.cpus} CPU(s): the calling and the serving process share them, so both systems are CPU-bound on the same cores`);
+    console.log(
+      `note: ${machine.cpus} CPU(s): the load-generating client, the server and this parent (Shoal's coordinator) share them; no system gets a core to itself`,
+    );
   }
   const [load1] = loadavg();
   if (load1 > 0.5) {
@@ -64,11 +78,7 @@ export async function run(): Promise<void> {
   }
   if (settings.cpuProfileDir) console.log(`cpu profiles: ${settings.cpuProfileDir}`);
 
-  const measured: Measured[] = [];
-  for (const system of systems) {
-    console.log(`${system.name}: starting server and client processes`);
-    measured.push(...(await measureSystem(system.name, await system.start(settings), settings)));
-  }
+  const measured = await measureAll(settings);
 
   const find = (system: string, name: string) => measured.find((m) => m.system === system && m.caseName === name)?.result;
   const rows = measured.map((m) => {

@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
 import type { ServiceBroker } from '../runtime/index.ts';
-import { paramsFromQuery, parseApiPath } from './api-route.ts';
+import { paramsFromQuery, parseApiPath, type ApiTarget } from './api-route.ts';
+import { buildOpenApi } from './openapi.ts';
+import { RestRouteTable } from './rest-routes.ts';
 import { parseJsonBody, readBody, sendError, sendJson } from './http-json.ts';
 
 export interface GatewayOptions {
@@ -23,6 +25,13 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+const metaSetter = {
+  set(carrier: CallMeta, key: string, value: string) {
+    if (key === 'traceparent') carrier.traceparent = value;
+    else if (key === 'tracestate') carrier.tracestate = value;
+  },
+};
+
 const headerGetter = {
   keys: (carrier: IncomingMessage['headers']) => Object.keys(carrier),
   get: (carrier: IncomingMessage['headers'], key: string) => carrier[key],
@@ -39,30 +48,39 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const tracer = trace.getTracer('shoal-gateway');
   const broker = options.broker;
 
-  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
-    const target = parseApiPath(url.pathname);
-    if (!target) return false;
+  const restRoutes = new RestRouteTable(logger);
+  restRoutes.update(broker.registry.descriptors());
+  broker.registry.onChange(() => restRoutes.update(broker.registry.descriptors()));
+
+  function paramsSchemaOf(target: ApiTarget): unknown {
+    const descriptor = broker.registry.endpoints(target.service, target.version)[0]?.descriptor;
+    return descriptor?.actions.find((a) => a.name === target.action)?.paramsSchema;
+  }
+
+  /** Params from the query (GET, DELETE) or the JSON body (other methods), plus path params. */
+  async function readParams(req: IncomingMessage, url: URL, target: ApiTarget, pathParams?: Record<string, string>): Promise<unknown> {
+    let params: unknown;
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE') {
+      params = paramsFromQuery(url.searchParams, paramsSchemaOf(target));
+    } else {
+      params = parseJsonBody(await readBody(req, maxBodyBytes));
+    }
+    if (!pathParams) return params;
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+      throw new ShoalError('BAD_REQUEST', 'request body must be a JSON object on this route');
+    }
+    return { ...(params as Record<string, unknown>), ...pathParams };
+  }
+
+  /** Calls the target inside a server span; the answer names the node and the trace. */
+  async function callTarget(req: IncomingMessage, res: ServerResponse, url: URL, target: ApiTarget, route: string, pathParams?: Record<string, string>): Promise<void> {
     const parent = propagation.extract(ROOT_CONTEXT, req.headers, headerGetter);
-    const span = tracer.startSpan(`${req.method} /api/v${target.version}/${target.service}/${target.action}`, { kind: SpanKind.SERVER }, parent);
+    const span = tracer.startSpan(`${req.method} ${route}`, { kind: SpanKind.SERVER }, parent);
     const meta: CallMeta = { requestId: String(req.headers['x-request-id'] ?? randomUUID()) };
-    propagation.inject(trace.setSpan(context.active(), span), meta, {
-      set: (carrier: CallMeta, key: string, value: string) => {
-        if (key === 'traceparent') carrier.traceparent = value;
-        else if (key === 'tracestate') carrier.tracestate = value;
-      },
-    });
+    propagation.inject(trace.setSpan(context.active(), span), meta, metaSetter);
     const headers: Record<string, string> = meta.traceparent ? { traceparent: meta.traceparent } : {};
     try {
-      let params: unknown;
-      if (req.method === 'POST') {
-        params = parseJsonBody(await readBody(req, maxBodyBytes));
-      } else if (req.method === 'GET') {
-        const descriptor = broker.registry.endpoints(target.service, target.version)[0]?.descriptor;
-        const schema = descriptor?.actions.find((a) => a.name === target.action)?.paramsSchema;
-        params = paramsFromQuery(url.searchParams, schema);
-      } else {
-        throw new ShoalError('BAD_REQUEST', `method ${req.method} is not allowed on API routes (use GET or POST)`);
-      }
+      const params = await readParams(req, url, target, pathParams);
       const { result, servedBy } = await broker.callWithOrigin(target.service, target.version, target.action, params, { meta });
       if (servedBy) headers['x-shoal-node'] = servedBy;
       sendJson(res, 200, result, headers);
@@ -74,12 +92,37 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     } finally {
       span.end();
     }
+  }
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    const target = parseApiPath(url.pathname);
+    if (!target) return false;
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      throw new ShoalError('BAD_REQUEST', `method ${req.method} is not allowed on API routes (use GET or POST)`);
+    }
+    await callTarget(req, res, url, target, `/api/v${target.version}/${target.service}/${target.action}`);
+    return true;
+  }
+
+  async function handleRest(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    const match = restRoutes.match(req.method ?? 'GET', url.pathname);
+    if (!match) {
+      if (restRoutes.hasPath(url.pathname)) throw new ShoalError('BAD_REQUEST', `method ${req.method} is not allowed on ${url.pathname}`);
+      return false;
+    }
+    const { route, pathParams } = match;
+    await callTarget(req, res, url, { service: route.service, version: route.version, action: route.action }, route.path, pathParams);
     return true;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (await handleApi(req, res, url)) return;
+    if (req.method === 'GET' && url.pathname === '/openapi.json') {
+      sendJson(res, 200, buildOpenApi(broker.registry.descriptors()));
+      return;
+    }
+    if (await handleRest(req, res, url)) return;
     if (req.method === 'GET' && url.pathname === '/healthz') {
       const nodes = broker.registry.liveMembers().filter((m) => m.role === 'node').length;
       sendJson(res, 200, { id: options.id, role: 'gateway', status: broker.health(), nodes });

@@ -44,6 +44,11 @@ export interface ServiceBrokerOptions {
   plugins?: readonly RuntimePlugin[];
   /** Strategy for services that name none. */
   defaultStrategy?: string;
+  /**
+   * Strategy per route, overriding what the service declares: keys are `service@version` or
+   * `service` (a gateway may balance one API differently from the nodes' own calls).
+   */
+  balancing?: Readonly<Record<string, string>>;
   defaultTimeoutMs?: number;
   /** Serve a call in-process when this node hosts the service (no network hop). */
   preferLocal?: boolean;
@@ -274,7 +279,8 @@ export class ServiceBroker {
     }
     let chosen: ServiceEndpoint | undefined;
     if (this.options.preferLocal !== false) chosen = endpoints.find((e) => e.local && !call.exclude.has(e.id));
-    const strategy = this.strategyFor(key, endpoints[0].descriptor.balancing);
+    const overrides = this.options.balancing;
+    const strategy = this.strategyFor(key, overrides?.[key] ?? overrides?.[call.service] ?? endpoints[0].descriptor.balancing);
     chosen ??= strategy.pick(endpoints, { key: call.balanceKey, exclude: call.exclude }) as ServiceEndpoint | undefined;
     if (!chosen) {
       throw new ShoalError('UNAVAILABLE', `no node left to try for ${key} (tried ${[...call.exclude].join(', ')})`, { sent: false, exhausted: true });

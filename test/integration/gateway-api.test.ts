@@ -84,4 +84,31 @@ describe('gateway API over a live cluster', () => {
     assert.equal(body.status, 'healthy');
     assert.equal(body.nodes, 2);
   });
+
+  it('serves the REST aliases services declare, with path params', async () => {
+    const created = await fetch(`${gateway.url}/v2/links`, { method: 'POST', body: JSON.stringify({ url: 'https://example.com/rest', alias: 'rest-1' }) });
+    assert.equal(created.status, 200);
+    assert.deepEqual(await created.json(), { code: 'rest-1', url: 'https://example.com/rest' });
+    const resolved = await fetch(`${gateway.url}/v1/links/rest-1`);
+    assert.equal(resolved.status, 200);
+    assert.match(resolved.headers.get('x-shoal-node') ?? '', /^n[12]$/);
+    assert.deepEqual(await resolved.json(), { url: 'https://example.com/rest' });
+    assert.equal((await fetch(`${gateway.url}/v1/links/missing-code`)).status, 404);
+    assert.equal((await fetch(`${gateway.url}/v1/links/rest-1`, { method: 'PATCH', body: '{}' })).status, 400);
+  });
+
+  it('publishes an OpenAPI 3.1 document generated from the action schemas', async () => {
+    const res = await fetch(`${gateway.url}/openapi.json`);
+    assert.equal(res.status, 200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required?: string[] } }> }; parameters?: Array<{ name: string; in: string }> }>> };
+    assert.equal(doc.openapi, '3.1.0');
+    const create = doc.paths['/api/v2/links/create'].post;
+    const schema = create.requestBody!.content['application/json'].schema;
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['alias', 'url']);
+    assert.deepEqual(schema.required, ['url']);
+    assert.ok(doc.paths['/api/v1/links/resolve'].get.parameters!.some((p) => p.name === 'code' && p.in === 'query'));
+    assert.ok(doc.paths['/v1/links/{code}'].get.parameters!.some((p) => p.name === 'code' && p.in === 'path'));
+    assert.ok(doc.paths['/api/v1/analytics/clicks']);
+    assert.equal(Object.keys(doc.paths).some((p) => p.includes('$node')), false, 'internal services stay out of the public API');
+  });
 });

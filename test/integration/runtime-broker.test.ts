@@ -128,4 +128,22 @@ describe('service broker across processes of one cluster', () => {
     for (let i = 0; i < 10; i++) assert.equal(await caller.call('sticky', 1, 'who', {}), 's2');
     assert.deepEqual(lifecycle, ['started:s-caller']);
   });
+
+  it('lets a caller override the balancing strategy per route', async () => {
+    const lastId: RuntimePlugin = {
+      name: 'last-id',
+      strategies: { 'last-id': () => ({ name: 'last-id', pick: (endpoints) => [...endpoints].sort((a, b) => (a.id < b.id ? 1 : -1))[0] }) },
+    };
+    const spread = (id: string) => defineService({ name: 'spread', version: 1, actions: { who: action({ params: z.object({}), handler: () => id }) } });
+    await harness.broker('r1', [spread('r1')]);
+    await harness.broker('r2', [spread('r2')]);
+    const plain = await harness.broker('r-plain', [], { listen: false });
+    const pinned = await harness.broker('r-pinned', [], { listen: false, plugins: [lastId], balancing: { 'spread@1': 'last-id' } });
+    await harness.waitForEndpoints(plain, 'spread', 1, 2);
+    await harness.waitForEndpoints(pinned, 'spread', 1, 2);
+    const plainAnswers = new Set<unknown>();
+    for (let i = 0; i < 6; i++) plainAnswers.add(await plain.call('spread', 1, 'who', {}));
+    assert.deepEqual([...plainAnswers].sort(), ['r1', 'r2']);
+    for (let i = 0; i < 6; i++) assert.equal(await pinned.call('spread', 1, 'who', {}), 'r2');
+  });
 });

@@ -33,7 +33,7 @@ export class RuntimeHarness {
   async broker(
     nodeId: string,
     services: AnyService[],
-    options: { listen?: boolean; plugins?: RuntimePlugin[]; preferLocal?: boolean; role?: 'node' | 'gateway' } = {},
+    options: { listen?: boolean; plugins?: RuntimePlugin[]; preferLocal?: boolean; role?: 'node' | 'gateway'; balancing?: Record<string, string> } = {},
   ): Promise<ServiceBroker> {
     const broker = new ServiceBroker({
       nodeId,
@@ -44,6 +44,7 @@ export class RuntimeHarness {
       services,
       plugins: options.plugins ?? [timeoutPlugin(), retryPlugin(), circuitBreakerPlugin()],
       preferLocal: options.preferLocal ?? false,
+      ...(options.balancing ? { balancing: options.balancing } : {}),
       memberTtlMs: 1_000,
       drainTimeoutMs: 2_000,
     });
