@@ -59,6 +59,8 @@ export interface ServiceBrokerOptions {
   memberTtlMs?: number;
   /** Time a stopping node waits for calls it is serving to finish. */
   drainTimeoutMs?: number;
+  /** Time a stopping node keeps accepting calls after announcing its drain (default 500 ms). */
+  drainLingerMs?: number;
 }
 
 export interface CallByNameOptions {
@@ -167,6 +169,9 @@ export class ServiceBroker {
     if (this.state === 'stopped' || this.state === 'draining') return;
     this.state = 'draining';
     await this.membership.update({ health: 'draining' }).catch(() => undefined);
+    // Peers learn of the drain through their membership watch; until they have, they may still
+    // send calls here, so keep serving for a moment before waiting out the calls in flight.
+    if (this.options.listen) await new Promise((r) => setTimeout(r, this.options.drainLingerMs ?? 500));
     const until = Date.now() + (this.options.drainTimeoutMs ?? 10_000);
     while (this.inflightInbound > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await runLifecycle(this.plugins, 'nodeStopping', this.info).catch(() => undefined);

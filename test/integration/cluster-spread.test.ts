@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type ClusterHandle } from '../../src/cluster/index.ts';
-import { callGateway, callMany, cliStatus, countByNode, describeFailures, freePortBase, removeDir, tempClusterDir } from '../support/cluster-harness.ts';
+import { callGateway, callMany, cliStatus, countByNode, describeFailures, freePortBase, removeDir, tempClusterDir, waitFor } from '../support/cluster-harness.ts';
 
 describe('a local cluster of three nodes', { timeout: 90_000 }, () => {
   let cluster: ClusterHandle | undefined;
@@ -29,7 +29,11 @@ describe('a local cluster of three nodes', { timeout: 90_000 }, () => {
   });
 
   it('reports every process healthy through `shoal status --json`', async () => {
-    const status = await cliStatus(dir);
+    // A /healthz probe gets one second; on a loaded machine one may miss it, so a few tries.
+    const status = await waitFor('every process healthy', async () => {
+      const current = await cliStatus(dir);
+      return current.processes.every((p) => p.health === 'healthy') ? current : undefined;
+    }, 15_000).catch(() => cliStatus(dir));
     assert.equal(status.gateway, cluster!.gatewayUrl);
     assert.deepEqual(
       status.processes.map((p) => [p.id, p.role]),
