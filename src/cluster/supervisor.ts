@@ -266,7 +266,7 @@ export class Supervisor {
     return {
       id,
       role: 'gateway',
-      args: ['--id', id, '--dir', this.#layout.root, '--control', this.controlUrl, '--port', String(port)],
+      args: ['--id', id, '--dir', this.#layout.root, '--control', this.controlUrl, '--port', String(port), '--config', this.#config],
       address: `${HOST}:${port}`,
       url: `http://${HOST}:${port}`,
     };

@@ -11,6 +11,14 @@ export interface ShoalConfig {
   balancing?: string;
   /** Default per-call time limit in ms. */
   callTimeoutMs?: number;
+  gateway?: GatewayConfig;
+}
+
+export interface GatewayConfig {
+  /** Balancing per route, overriding the services' own: `{ 'links@2': 'least-conn', analytics: 'p2c' }`. */
+  balancing?: Record<string, string>;
+  /** Largest request body accepted, in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
 }
 
 export function defineConfig(config: ShoalConfig): ShoalConfig {

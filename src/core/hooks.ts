@@ -33,6 +33,8 @@ export interface OutboundCall extends CallRequest {
   timeoutMs: number;
   /** Hash key for sticky balancing, taken from params by the service's balanceKey. */
   balanceKey?: string;
+  /** A node the call must go to (data placed there), bypassing the balancer. */
+  targetNode?: string;
   /** Endpoints already tried by this call; retries add to it. */
   exclude: Set<string>;
   /** Attempts made so far (0 before the first). */

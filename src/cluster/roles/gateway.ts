@@ -1,4 +1,7 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createEmbeddedCoordinator } from '../../control/index.ts';
+import { configFromModule, type ShoalConfig } from '../../core/index.ts';
 import { startGateway } from '../../gateway/index.ts';
 import { createLogger, createMetrics, startTracing } from '../../observe/index.ts';
 import { ServiceBroker } from '../../runtime/index.ts';
@@ -12,6 +15,10 @@ export async function runGateway(argv: readonly string[]): Promise<void> {
   const args = parseRoleArgs(argv);
   const secret = requireSecret();
   const logger = createLogger({ nodeId: args.id, role: 'gateway' });
+  // The gateway needs the application's config only for its own settings and plugins.
+  const config: ShoalConfig | undefined = args.config
+    ? configFromModule(await import(pathToFileURL(resolve(args.config)).href), args.config)
+    : undefined;
   startTracing({ serviceName: 'shoal-gateway', nodeId: args.id });
   const metrics = createMetrics({ nodeId: args.id, role: 'gateway' });
   const coordinator = createEmbeddedCoordinator({ url: required(args.control, 'control'), secret, logger });
@@ -23,10 +30,12 @@ export async function runGateway(argv: readonly string[]): Promise<void> {
     httpUrl: `http://${args.host}:${port}`,
     transport,
     coordinator,
-    plugins: builtinPlugins(logger, metrics),
+    plugins: builtinPlugins(logger, metrics, config?.plugins),
+    ...(config?.gateway?.balancing ? { balancing: config.gateway.balancing } : {}),
+    ...(config?.callTimeoutMs ? { defaultTimeoutMs: config.callTimeoutMs } : {}),
     logger,
   });
-  const gateway = await startGateway({ id: args.id, broker, host: args.host, port, logger, metrics });
+  const gateway = await startGateway({ id: args.id, broker, host: args.host, port, logger, metrics, ...(config?.gateway?.maxBodyBytes ? { maxBodyBytes: config.gateway.maxBodyBytes } : {}) });
   exitOnShutdown(logger, async () => {
     await gateway.close();
     await broker.stop();
