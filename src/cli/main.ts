@@ -6,6 +6,7 @@ import { CliError, UsageError } from './args.ts';
 import { bench } from './commands/bench.ts';
 import { call } from './commands/call.ts';
 import { down } from './commands/down.ts';
+import { lbUsage, runLb } from './commands/lb.ts';
 import { runRoleCommand } from './commands/run-role.ts';
 import { scale } from './commands/scale.ts';
 import { status } from './commands/status.ts';
@@ -19,6 +20,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   call,
   scale,
   bench,
+  lb: runLb,
   _run: runRoleCommand,
 };
 
@@ -31,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) throw new UsageError(`unknown command "${name}"`);
   if (name !== '_run' && name !== 'bench' && (rest.includes('--help') || rest.includes('-h'))) {
-    process.stdout.write(usage);
+    process.stdout.write(name === 'lb' ? lbUsage : usage);
     return 0;
   }
   return command(rest);
@@ -40,7 +42,8 @@ async function main(argv: string[]): Promise<number> {
 try {
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
-  // A role keeps running on its own servers; every other command is done once it returns.
+  // A role keeps running on its own servers; every other command is done once it returns
+  // (lb returns only once it has shut down).
   if (process.argv[2] !== '_run') process.exit(code);
 } catch (err) {
   if (err instanceof UsageError) {

@@ -8,6 +8,8 @@ commands:
   call SERVICE.ACTION [JSON] [--version N]
                             call an action through the gateway
   scale N                   run N nodes: start new ones or drain the newest
+  lb --config FILE | --listen ADDR --upstream URL … [--algorithm NAME] [--workers N|auto]
+                            a standalone reverse-proxy load balancer (shoal lb --help)
   bench SUITE               run a benchmark suite
 
 options every command takes:

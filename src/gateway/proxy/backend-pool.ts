@@ -164,7 +164,11 @@ export class Backend {
    * none is left.
    */
   pick(key: string | undefined, exclude: ReadonlySet<string> | undefined, now: number): Upstream | undefined {
-    if (now < this.#slowStartUntilMs && now >= this.#nextWeightsMs) this.#refreshWeights(now);
+    if (this.#slowStartUntilMs !== 0 && now >= this.#nextWeightsMs) {
+      this.#refreshWeights(now);
+      // Once every ramp is over, weights are final and picks stop checking the clock.
+      if (now >= this.#slowStartUntilMs) this.#slowStartUntilMs = 0;
+    }
     const eligible = this.eligible;
     const context = this.#context;
     context.key = key;

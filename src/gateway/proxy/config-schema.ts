@@ -53,7 +53,7 @@ const upstreamUrl = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
   if (url.protocol !== 'http:' || url.hostname === '' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '') {
-    ctx.addIssue({ code: 'custom', message: `expected an http:// URL with host and port only, got "${text}"` });
+    ctx.addIssue({ code: 'custom', message: `expected an http:// URL of scheme, host and port only, got "${text}"` });
     return z.NEVER;
   }
   return `http://${url.host}`;

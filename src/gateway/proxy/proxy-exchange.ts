@@ -236,7 +236,7 @@ function onUpstreamError(this: Tagged<ClientRequest>, err: NodeJS.ErrnoException
   const kind = err.code !== undefined && connectErrors.has(err.code) ? 'connect' : 'reset';
   endTry(exchange, false);
   exchange.backend.recordFailure(upstream, kind, now);
-  retryOrFail(exchange, upstream, now, new ProxyError(502, 'UNAVAILABLE', `upstream server ${upstream.id} failed: ${err.code ?? err.message}`, { upstream: upstream.id, reason: err.code ?? err.message }));
+  retryOrFail(exchange, upstream, now, new ProxyError(502, 'BAD_GATEWAY', `upstream server ${upstream.id} failed: ${err.code ?? err.message}`, { upstream: upstream.id, reason: err.code ?? err.message }));
 }
 
 function onTryTimeout(exchange: ProxyExchange): void {

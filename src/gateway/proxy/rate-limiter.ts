@@ -10,19 +10,19 @@ const SWEEP_AT = 50_000;
  * no information, so they are dropped when the table grows; a key seen again starts full.
  */
 export class RateLimiter {
-  readonly #config: RateLimitConfig;
+  readonly config: RateLimitConfig;
   readonly #burst: number;
   readonly #buckets = new Map<string, TokenBucket>();
 
   constructor(config: RateLimitConfig) {
-    this.#config = config;
+    this.config = config;
     this.#burst = config.burst ?? Math.max(1, Math.ceil(config.ratePerSecond));
   }
 
   /** The key a request is counted under. */
   keyOf(req: IncomingMessage, clientIp: string): string {
-    if (this.#config.by === 'header') {
-      const value = req.headers[this.#config.header];
+    if (this.config.by === 'header') {
+      const value = req.headers[this.config.header];
       if (typeof value === 'string' && value !== '') return `k:${value}`;
     }
     return `a:${clientIp}`;
@@ -33,7 +33,7 @@ export class RateLimiter {
     let bucket = this.#buckets.get(key);
     if (bucket === undefined) {
       if (this.#buckets.size >= SWEEP_AT) this.#sweep(nowMs);
-      bucket = new TokenBucket(this.#config.ratePerSecond, this.#burst, nowMs);
+      bucket = new TokenBucket(this.config.ratePerSecond, this.#burst, nowMs);
       this.#buckets.set(key, bucket);
     }
     return bucket.take(nowMs);

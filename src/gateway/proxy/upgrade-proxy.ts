@@ -63,7 +63,7 @@ export function handleUpgrade(listener: ListenerContext, req: IncomingMessage, s
   proxyReq.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(timer);
     backend.recordFailure(upstream, err.code === 'ECONNREFUSED' ? 'connect' : 'reset', Date.now());
-    refuse(socket, 502, 'Bad Gateway', new ProxyError(502, 'UNAVAILABLE', `upstream server ${upstream.id} failed: ${err.code ?? err.message}`));
+    refuse(socket, 502, 'Bad Gateway', new ProxyError(502, 'BAD_GATEWAY', `upstream server ${upstream.id} failed: ${err.code ?? err.message}`));
     release();
   });
   proxyReq.on('upgrade', (upstreamRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {

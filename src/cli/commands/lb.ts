@@ -1,0 +1,110 @@
+/**
+ * `shoal lb`: the standalone reverse-proxy load balancer, from a YAML file
+ * (`--config lb.yaml`) or from flags (`--listen … --upstream … --algorithm …`).
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, configFromFlags, loadConfigFile, runLoadBalancer, type LbConfig } from '../../gateway/proxy/index.ts';
+
+export const lbUsage = `usage: shoal lb --config FILE [--no-access-log]
+       shoal lb --listen HOST:PORT --upstream URL [--upstream URL …] [--algorithm NAME]
+                [--workers N|auto] [--health-path PATH] [--admin HOST:PORT] [--max-body-bytes N]
+                [--no-access-log]
+
+  --config FILE        YAML config: listeners, backends, health checks, limits (reloads on change or SIGHUP)
+  --listen HOST:PORT   address to accept clients on (repeatable)
+  --upstream URL       upstream server, e.g. http://127.0.0.1:9001 (repeatable)
+  --algorithm NAME     round-robin (default), weighted-round-robin, least-conn, ip-hash,
+                       consistent-hash, maglev, random, p2c, peak-ewma
+  --workers N|auto     worker processes sharing the listeners (auto: one per core)
+  --health-path PATH   active HTTP health checks on this path
+  --admin HOST:PORT    serve /metrics and /healthz here
+  --max-body-bytes N   largest request body accepted (default 10485760; 0: no limit)
+  --no-access-log      no per-request log lines (for benchmarks)
+`;
+
+class LbUsageError extends Error {}
+
+function parseWorkers(value: string | undefined): number | 'auto' | undefined {
+  if (value === undefined || value === 'auto') return value;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new LbUsageError(`--workers must be a positive integer or "auto", got "${value}"`);
+  return Number(value);
+}
+
+function parseMaxBody(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new LbUsageError(`--max-body-bytes must be a number of bytes, got "${value}"`);
+  return Number(value);
+}
+
+async function configFromArgv(argv: string[]): Promise<{ config: LbConfig; configPath?: string; accessLog?: boolean } | 'help'> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        listen: { type: 'string', multiple: true },
+        upstream: { type: 'string', multiple: true },
+        algorithm: { type: 'string' },
+        workers: { type: 'string' },
+        'health-path': { type: 'string' },
+        admin: { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+        'no-access-log': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (err) {
+    throw new LbUsageError((err as Error).message);
+  }
+  const values = parsed.values;
+  if (values.help) return 'help';
+  const accessLog = values['no-access-log'] ? false : undefined;
+  if (values.config !== undefined) {
+    const flagOnly = (['listen', 'upstream', 'algorithm', 'workers', 'health-path', 'admin', 'max-body-bytes'] as const).filter((name) => values[name] !== undefined);
+    if (flagOnly.length > 0) throw new LbUsageError(`--config cannot be combined with ${flagOnly.map((name) => `--${name}`).join(', ')}; set them in the file`);
+    return { config: await loadConfigFile(values.config), configPath: values.config, accessLog };
+  }
+  if (!values.listen?.length || !values.upstream?.length) throw new LbUsageError('give --config FILE, or --listen and at least one --upstream');
+  const config = configFromFlags({
+    listen: values.listen,
+    upstreams: values.upstream,
+    algorithm: values.algorithm,
+    workers: parseWorkers(values.workers),
+    healthPath: values['health-path'],
+    admin: values.admin,
+    accessLog,
+    maxBodyBytes: parseMaxBody(values['max-body-bytes']),
+  });
+  return { config, accessLog };
+}
+
+/** Runs the balancer until SIGTERM/SIGINT; returns the exit code (2 for bad flags or config). */
+export async function runLb(argv: string[]): Promise<number> {
+  let setup;
+  try {
+    setup = await configFromArgv(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`shoal lb: invalid configuration\n${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof LbUsageError) {
+      process.stderr.write(`shoal lb: ${err.message}\n\n${lbUsage}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (setup === 'help') {
+    process.stdout.write(lbUsage);
+    return 0;
+  }
+  try {
+    return await runLoadBalancer({ config: setup.config, configPath: setup.configPath, accessLog: setup.accessLog });
+  } catch (err) {
+    process.stderr.write(`shoal lb: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
