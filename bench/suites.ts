@@ -1,4 +1,5 @@
 /** Every bench suite by name; each module exports `run()`. */
 export const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   rpc: () => import('./rpc/index.ts'),
+  gateway: () => import('./gateway/index.ts'),
 };

@@ -1,8 +1,8 @@
 /** Shared knobs for every suite, read from the environment. */
 export interface BenchSettings {
-  /** Measured window of each case. BENCH_SECONDS, default 5. */
+  /** Measured window of each case. BENCH_SECONDS, default 5 (or the suite's own default). */
   durationMs: number;
-  /** Unrecorded warm-up before each case. BENCH_WARMUP_SECONDS, default 1. */
+  /** Unrecorded warm-up before each case. BENCH_WARMUP_SECONDS, default 1 (or the suite's own default). */
   warmupMs: number;
   /** When set (BENCH_CPU_PROF=DIR), every worker writes a V8 CPU profile into DIR. */
   cpuProfileDir?: string;
@@ -16,10 +16,16 @@ function seconds(name: string, fallback: number): number {
   return value;
 }
 
-export function benchSettings(): BenchSettings {
+/** A suite's own defaults for the shared knobs, used when the environment leaves them unset. */
+export interface SettingsDefaults {
+  seconds?: number;
+  warmupSeconds?: number;
+}
+
+export function benchSettings(defaults: SettingsDefaults = {}): BenchSettings {
   const settings: BenchSettings = {
-    durationMs: Math.max(0.1, seconds('BENCH_SECONDS', 5)) * 1000,
-    warmupMs: seconds('BENCH_WARMUP_SECONDS', 1) * 1000,
+    durationMs: Math.max(0.1, seconds('BENCH_SECONDS', defaults.seconds ?? 5)) * 1000,
+    warmupMs: seconds('BENCH_WARMUP_SECONDS', defaults.warmupSeconds ?? 1) * 1000,
   };
   if (process.env.BENCH_CPU_PROF) settings.cpuProfileDir = process.env.BENCH_CPU_PROF;
   return settings;
