@@ -1,0 +1,2 @@
+/** The SQLite ShardEngine driver. */
+export { SqliteShardEngine, type SqliteShardEngineOptions } from './shard-engine.ts';

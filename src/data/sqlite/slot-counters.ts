@@ -1,0 +1,24 @@
+/** Reads and writes per slot since the engine opened, kept in memory: hot-key spotting needs no durability. */
+import { SLOT_COUNT, type SlotCounters } from '../types.ts';
+
+export class SlotCounterTable {
+  private readonly reads = new Float64Array(SLOT_COUNT);
+  private readonly writes = new Float64Array(SLOT_COUNT);
+
+  read(slot: number): void {
+    this.reads[slot]++;
+  }
+
+  write(slot: number): void {
+    this.writes[slot]++;
+  }
+
+  /** Slots with any traffic, in slot order. */
+  list(): SlotCounters[] {
+    const out: SlotCounters[] = [];
+    for (let slot = 0; slot < SLOT_COUNT; slot++) {
+      if (this.reads[slot] > 0 || this.writes[slot] > 0) out.push({ slot, reads: this.reads[slot], writes: this.writes[slot] });
+    }
+    return out;
+  }
+}
