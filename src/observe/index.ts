@@ -10,4 +10,7 @@ export { contextFromMeta, injectIntoMeta, recentSpans, startTracing, tracingPlug
 export type { Tracing, TracingOptions, TracingPluginOptions } from './tracing.ts';
 export type { FinishedSpan } from './span-ring.ts';
 export { SpanRing } from './span-ring.ts';
-export { spanIdOf, traceIdOf } from './traceparent.ts';
+export { parseTraceParent, spanIdOf, traceIdOf } from './traceparent.ts';
+export type { TraceParent } from './traceparent.ts';
+export { defaultSampleRatio, defaultSamplesPerSecond, samplingFromEnv, TraceSampler } from './sampling.ts';
+export type { SamplingOptions } from './sampling.ts';

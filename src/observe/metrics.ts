@@ -1,10 +1,15 @@
 /**
  * Prometheus metrics for one process: its own registry (so several nodes in one process, as in
  * tests, do not collide), Node's default metrics, and per-action call and event series.
+ *
+ * Calls are counted in plain numbers per series and handed to prom-client when it is scraped.
+ * prom-client's labelled inc()/observe() hash and validate the label set on every call, which
+ * on an RPC hot path costs more than the rest of the bookkeeping; a scrape pays it instead.
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { toShoalError } from '../core/index.ts';
 import type { Plugin } from '../core/index.ts';
+import { SeriesHistogram, type HistogramSeries } from './series-histogram.ts';
 
 export interface MetricsOptions {
   nodeId: string;
@@ -26,98 +31,132 @@ export interface Metrics {
 const durationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const callLabels = ['service', 'version', 'action'] as const;
 const errorLabels = ['service', 'version', 'action', 'code'] as const;
+type CallLabel = (typeof callLabels)[number];
 // Where series past maxSeries go, so unexpected names (e.g. probes for unknown actions) cannot
 // grow the registry without bound.
 const overflow = '_other';
 
-interface CallSeries {
-  calls: Counter.Internal;
-  duration: Histogram.Internal<(typeof callLabels)[number]>;
-  errors: Map<string, Counter.Internal>;
-  labels: [string, string, string];
+/** Running totals of one service/version/action in one direction. */
+class CallSeries implements HistogramSeries<CallLabel> {
+  readonly labels: Record<CallLabel, string>;
+  count = 0;
+  sum = 0;
+  /** Observations per bucket (not cumulative); the last slot counts those above every bound. */
+  readonly buckets = new Float64Array(durationBuckets.length + 1);
+  readonly errors = new Map<string, number>();
+
+  constructor(service: string, version: string, action: string) {
+    this.labels = { service, version, action };
+  }
+
+  observe(seconds: number): void {
+    this.count++;
+    this.sum += seconds;
+    let i = 0;
+    while (i < durationBuckets.length && seconds > durationBuckets[i]) i++;
+    this.buckets[i]++;
+  }
+
+  recordError(err: unknown): void {
+    const code = toShoalError(err).code;
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
 }
 
-/** The counters, histogram and label-child cache of one direction (inbound or outbound). */
+/** The series of one direction (inbound or outbound), exported as counters and a histogram. */
 class CallMetrics {
-  readonly #calls: Counter<(typeof callLabels)[number]>;
-  readonly #errors: Counter<(typeof errorLabels)[number]>;
-  readonly #duration: Histogram<(typeof callLabels)[number]>;
-  readonly #series = new Map<string, CallSeries>();
+  // service → version → action: nested lookups, so finding a call's series builds no key string.
+  readonly #series = new Map<string, Map<number, Map<string, CallSeries>>>();
+  readonly #all: CallSeries[] = [];
   readonly #maxSeries: number;
   #overflow: CallSeries | undefined;
 
   constructor(registry: Registry, direction: 'inbound' | 'outbound', maxSeries: number) {
     const registers = [registry];
     const what = direction === 'inbound' ? 'served by this process' : 'made by this process';
-    this.#calls = new Counter({ name: `shoal_${direction}_calls_total`, help: `Calls ${what}.`, labelNames: callLabels, registers });
-    this.#errors = new Counter({
+    const all = this.#all;
+    new Counter({
+      name: `shoal_${direction}_calls_total`,
+      help: `Calls ${what}.`,
+      labelNames: callLabels,
+      registers,
+      collect() {
+        this.reset();
+        for (const series of all) if (series.count > 0) this.inc(series.labels, series.count);
+      },
+    });
+    new Counter({
       name: `shoal_${direction}_errors_total`,
       help: `Calls ${what} that failed, by error code.`,
       labelNames: errorLabels,
       registers,
+      collect() {
+        this.reset();
+        for (const series of all) for (const [code, n] of series.errors) this.inc({ ...series.labels, code }, n);
+      },
     });
-    this.#duration = new Histogram({
+    new SeriesHistogram<CallLabel>({
       name: `shoal_${direction}_call_duration_seconds`,
       help: `Duration of calls ${what}.`,
       labelNames: callLabels,
       buckets: durationBuckets,
       registers,
+      series: all,
     });
     this.#maxSeries = maxSeries;
   }
 
   series(service: string, version: number, action: string): CallSeries {
-    const key = `${service}@${version}.${action}`;
-    let series = this.#series.get(key);
-    if (series) return series;
-    if (this.#series.size >= this.#maxSeries) {
-      this.#overflow ??= this.#create([overflow, overflow, overflow]);
+    const found = this.#series.get(service)?.get(version)?.get(action);
+    if (found) return found;
+    if (this.#all.length >= this.#maxSeries) {
+      if (!this.#overflow) {
+        this.#overflow = new CallSeries(overflow, overflow, overflow);
+        this.#all.push(this.#overflow);
+      }
       return this.#overflow;
     }
-    series = this.#create([service, String(version), action]);
-    this.#series.set(key, series);
+    const series = new CallSeries(service, String(version), action);
+    let versions = this.#series.get(service);
+    if (!versions) this.#series.set(service, (versions = new Map()));
+    let actions = versions.get(version);
+    if (!actions) versions.set(version, (actions = new Map()));
+    actions.set(action, series);
+    this.#all.push(series);
     return series;
-  }
-
-  #create(labels: [string, string, string]): CallSeries {
-    return { calls: this.#calls.labels(...labels), duration: this.#duration.labels(...labels), errors: new Map(), labels };
-  }
-
-  recordError(series: CallSeries, err: unknown): void {
-    const code = toShoalError(err).code;
-    let child = series.errors.get(code);
-    if (!child) {
-      child = this.#errors.labels(...series.labels, code);
-      series.errors.set(code, child);
-    }
-    child.inc();
   }
 }
 
-/** One counter per event name, with its label children cached. */
+/** One counter per event name, counted in a plain map and exported at scrape time. */
 class EventCounter {
-  readonly #counter: Counter<'event'>;
-  readonly #children = new Map<string, Counter.Internal>();
+  readonly #counts = new Map<string, number>();
   readonly #maxSeries: number;
-  #overflow: Counter.Internal | undefined;
+  /** Event names given their own series; the rest share the overflow one. */
+  #named = 0;
 
   constructor(registry: Registry, name: string, help: string, maxSeries: number) {
-    this.#counter = new Counter({ name, help, labelNames: ['event'], registers: [registry] });
+    const counts = this.#counts;
+    new Counter({
+      name,
+      help,
+      labelNames: ['event'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [event, n] of counts) this.inc({ event }, n);
+      },
+    });
     this.#maxSeries = maxSeries;
   }
 
   inc(event: string): void {
-    let child = this.#children.get(event);
-    if (!child) {
-      if (this.#children.size >= this.#maxSeries) {
-        this.#overflow ??= this.#counter.labels(overflow);
-        child = this.#overflow;
-      } else {
-        child = this.#counter.labels(event);
-        this.#children.set(event, child);
-      }
-    }
-    child.inc();
+    const counts = this.#counts;
+    const current = counts.get(event);
+    if (current !== undefined) counts.set(event, current + 1);
+    else if (this.#named < this.#maxSeries) {
+      this.#named++;
+      counts.set(event, 1);
+    } else counts.set(overflow, (counts.get(overflow) ?? 0) + 1);
   }
 }
 
@@ -148,11 +187,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     try {
       return await next(call);
     } catch (err) {
-      metrics.recordError(series, err);
+      series.recordError(err);
       throw err;
     } finally {
-      series.calls.inc();
-      series.duration.observe((performance.now() - start) / 1000);
+      series.observe((performance.now() - start) / 1000);
     }
   }
 

@@ -2,6 +2,7 @@
  * Reading W3C traceparent headers without the tracing SDK, so logging and metrics can name a
  * trace even in processes that never start tracing.
  */
+import { parseTraceParent as parseW3c } from '@opentelemetry/core';
 
 // version "-" trace-id(32 hex) "-" parent-id(16 hex) "-" flags(2 hex)
 const traceparentPattern = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
@@ -22,4 +23,36 @@ export function spanIdOf(traceparent: string | undefined): string | undefined {
   const match = traceparentPattern.exec(traceparent);
   if (!match || match[2] === invalidSpanId) return undefined;
   return match[2];
+}
+
+/** What a hop needs from its caller's traceparent to continue the trace. */
+export interface TraceParent {
+  traceId: string;
+  /** The caller recorded its span, so this hop records too. */
+  sampled: boolean;
+}
+
+// Version 00 with nothing after the flags: what Shoal and most tracers send, checked without
+// capture groups or lookaheads since it runs on every call.
+const commonForm = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const zeroTraceId = '0'.repeat(32);
+const zeroSpanId = '0'.repeat(16);
+
+/** The value of one lowercase hex digit's character code. */
+function hexDigit(code: number): number {
+  return code <= 57 ? code - 48 : code - 87;
+}
+
+/**
+ * Parses a traceparent as OpenTelemetry's W3C propagator does (unknown future versions with extra
+ * fields accepted, version ff and zero ids refused); undefined when absent or invalid.
+ */
+export function parseTraceParent(traceparent: string | undefined): TraceParent | undefined {
+  if (traceparent === undefined) return undefined;
+  if (traceparent.length === 55 && commonForm.test(traceparent)) {
+    if (traceparent.startsWith(zeroTraceId, 3) || traceparent.startsWith(zeroSpanId, 36)) return undefined;
+    return { traceId: traceparent.slice(3, 35), sampled: (hexDigit(traceparent.charCodeAt(54)) & 1) === 1 };
+  }
+  const parsed = parseW3c(traceparent);
+  return parsed ? { traceId: parsed.traceId, sampled: (parsed.traceFlags & 1) === 1 } : undefined;
 }

@@ -2,6 +2,8 @@
  * Distributed tracing on OpenTelemetry. Trace context travels in CallMeta (traceparent and
  * tracestate), so parents are taken from and written to the call's metadata explicitly rather
  * than from an async context manager: that works the same across processes and in-process.
+ * Traces are head-sampled (see sampling.ts): a hop that is not recorded builds no span and only
+ * hands on a fresh traceparent.
  */
 import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Span, TextMapGetter, TextMapSetter, Tracer } from '@opentelemetry/api';
@@ -9,14 +11,20 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { toShoalError } from '../core/index.ts';
 import type { CallMeta, EventMessage, InboundCall, OutboundCall, Plugin } from '../core/index.ts';
+import { TraceSampler } from './sampling.ts';
+import type { SamplingOptions } from './sampling.ts';
 import { SpanRing } from './span-ring.ts';
 import type { FinishedSpan } from './span-ring.ts';
+import { newSpanId, newTraceAndSpanIds } from './trace-ids.ts';
+import { parseTraceParent } from './traceparent.ts';
 
 export interface TracingOptions {
   serviceName: string;
   nodeId: string;
   /** Finished spans kept in memory for recentSpans() (default 256). */
   capacity?: number;
+  /** Which new traces are recorded; unset fields come from the environment (see sampling.ts). */
+  sampling?: SamplingOptions;
 }
 
 export interface Tracing {
@@ -24,6 +32,7 @@ export interface Tracing {
   readonly nodeId: string;
   readonly provider: BasicTracerProvider;
   readonly tracer: Tracer;
+  readonly sampler: TraceSampler;
   /** Last finished spans, oldest first. */
   recentSpans(): FinishedSpan[];
   shutdown(): Promise<void>;
@@ -66,7 +75,8 @@ export function startTracing(options: TracingOptions): Tracing {
     serviceName: options.serviceName,
     nodeId: options.nodeId,
   });
-  const provider = new BasicTracerProvider({ spanProcessors: [ring] });
+  const sampler = new TraceSampler(options.sampling);
+  const provider = new BasicTracerProvider({ sampler, spanProcessors: [ring] });
   trace.setGlobalTracerProvider(provider);
   propagation.setGlobalPropagator(propagator);
   const tracing: Tracing = {
@@ -74,6 +84,7 @@ export function startTracing(options: TracingOptions): Tracing {
     nodeId: options.nodeId,
     provider,
     tracer: provider.getTracer(instrumentationName),
+    sampler,
     recentSpans: () => ring.spans(),
     async shutdown() {
       if (active === tracing) {
@@ -122,6 +133,28 @@ export interface TracingPluginOptions {
   tracer?: Tracer;
   /** Recorded as shoal.node; defaults to the nodeId given to startTracing(). */
   nodeId?: string;
+  /** Decides which new traces are recorded; defaults to startTracing()'s, else one from the environment. */
+  sampler?: TraceSampler;
+}
+
+/** A hop either records a span under `context`, or only hands on `traceparent`. */
+type Hop = { record: true; context: Context } | { record: false; traceparent: string; root: boolean };
+
+function decideHop(meta: CallMeta, sampler: TraceSampler): Hop {
+  const parent = parseTraceParent(meta.traceparent);
+  if (parent) {
+    if (parent.sampled) return { record: true, context: contextFromMeta(meta) };
+    return { record: false, traceparent: `00-${parent.traceId}-${newSpanId()}-00`, root: false };
+  }
+  const ids = newTraceAndSpanIds();
+  if (sampler.sampleRoot(Number.parseInt(ids.slice(24, 32), 16))) return { record: true, context: TraceSampler.sampledRoot };
+  return { record: false, traceparent: `00-${ids.slice(0, 32)}-${ids.slice(32)}-00`, root: true };
+}
+
+/** Writes an unrecorded hop's traceparent; a tracestate without a usable parent belongs to no trace of ours. */
+function passOn(hop: { traceparent: string; root: boolean }, meta: CallMeta): void {
+  meta.traceparent = hop.traceparent;
+  if (hop.root && meta.tracestate !== undefined) meta.tracestate = undefined;
 }
 
 /**
@@ -132,6 +165,7 @@ export interface TracingPluginOptions {
 export function tracingPlugin(options: TracingPluginOptions = {}): Plugin {
   const tracer = options.tracer ?? active?.tracer ?? trace.getTracer(instrumentationName);
   const nodeId = options.nodeId ?? active?.nodeId;
+  const sampler = options.sampler ?? active?.sampler ?? new TraceSampler();
 
   function callAttributes(call: OutboundCall | InboundCall): Attributes {
     const attributes: Attributes = {
@@ -173,47 +207,51 @@ export function tracingPlugin(options: TracingPluginOptions = {}): Plugin {
     name: 'shoal:tracing',
 
     outboundCall(call, next) {
-      const span = tracer.startSpan(
-        `${call.service}/${call.action}`,
-        { kind: SpanKind.CLIENT, attributes: callAttributes(call) },
-        contextFromMeta(call.meta),
-      );
+      const hop = decideHop(call.meta, sampler);
       // A copy: the caller's meta may be its own handler's, whose traceparent must stay its span.
       const meta = { ...call.meta };
-      injectIntoMeta(span, meta);
       call.meta = meta;
+      if (!hop.record) {
+        passOn(hop, meta);
+        return next(call);
+      }
+      const span = tracer.startSpan(`${call.service}/${call.action}`, { kind: SpanKind.CLIENT, attributes: callAttributes(call) }, hop.context);
+      injectIntoMeta(span, meta);
       return around(span, () => next(call));
     },
 
     inboundCall(call, next) {
-      const span = tracer.startSpan(
-        `${call.service}/${call.action}`,
-        { kind: SpanKind.SERVER, attributes: callAttributes(call) },
-        contextFromMeta(call.meta),
-      );
+      const hop = decideHop(call.meta, sampler);
       // In place: this meta arrived with the call and becomes the handler's, so its calls nest here.
+      if (!hop.record) {
+        passOn(hop, call.meta);
+        return next(call);
+      }
+      const span = tracer.startSpan(`${call.service}/${call.action}`, { kind: SpanKind.SERVER, attributes: callAttributes(call) }, hop.context);
       injectIntoMeta(span, call.meta);
       return around(span, () => next(call));
     },
 
     outboundEvent(message, next) {
-      const span = tracer.startSpan(
-        `${message.event} publish`,
-        { kind: SpanKind.PRODUCER, attributes: eventAttributes(message) },
-        contextFromMeta(message.meta),
-      );
+      const hop = decideHop(message.meta, sampler);
       const meta = { ...message.meta };
-      injectIntoMeta(span, meta);
       message.meta = meta;
+      if (!hop.record) {
+        passOn(hop, meta);
+        return next(message);
+      }
+      const span = tracer.startSpan(`${message.event} publish`, { kind: SpanKind.PRODUCER, attributes: eventAttributes(message) }, hop.context);
+      injectIntoMeta(span, meta);
       return around(span, () => next(message));
     },
 
     inboundEvent(message, next) {
-      const span = tracer.startSpan(
-        `${message.event} process`,
-        { kind: SpanKind.CONSUMER, attributes: eventAttributes(message) },
-        contextFromMeta(message.meta),
-      );
+      const hop = decideHop(message.meta, sampler);
+      if (!hop.record) {
+        passOn(hop, message.meta);
+        return next(message);
+      }
+      const span = tracer.startSpan(`${message.event} process`, { kind: SpanKind.CONSUMER, attributes: eventAttributes(message) }, hop.context);
       injectIntoMeta(span, message.meta);
       return around(span, () => next(message));
     },

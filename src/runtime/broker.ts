@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createStrategy, type Strategy, type StrategyFactory } from '../balance/index.ts';
 import { Membership, type Coordinator, type MemberRecord, type Watch } from '../control/index.ts';
 import {
@@ -26,6 +25,7 @@ import { CallContext } from './call-context.ts';
 import { coordinatorKeyValue } from './kv.ts';
 import { LocalServices } from './local-services.ts';
 import { ServiceRegistry, type ServiceEndpoint } from './registry.ts';
+import { RequestIds } from './request-ids.ts';
 import { parseCallFrame, parseEventFrame, type CallFrame, type EventFrame } from './wire.ts';
 
 /** A plugin for the runtime may also bring balancing strategies, usable by name. */
@@ -66,6 +66,8 @@ export interface ServiceBrokerOptions {
 export interface CallByNameOptions {
   timeoutMs?: number;
   balanceKey?: string;
+  /** Send to this node only (it holds the data the call is about); no balancing, no failover. */
+  node?: string;
   meta?: Partial<CallMeta>;
 }
 
@@ -84,6 +86,9 @@ export class ServiceBroker {
   private readonly local: LocalServices;
   private readonly plugins: readonly RuntimePlugin[];
   private readonly strategyFactories: Record<string, StrategyFactory>;
+  /** Plugins that can veto an endpoint, found once rather than per call. */
+  private readonly endpointFilters: readonly RuntimePlugin[];
+  private readonly requestIds: RequestIds;
   private readonly strategies = new Map<string, Strategy>();
   private readonly seenServices = new Set<string>();
   private readonly outbound: Next<OutboundCall, unknown>;
@@ -111,6 +116,8 @@ export class ServiceBroker {
     this.membership = new Membership(options.coordinator, { logger: this.logger });
     this.kv = coordinatorKeyValue(options.coordinator);
     this.strategyFactories = Object.assign({}, ...this.plugins.map((p) => p.strategies ?? {}));
+    this.endpointFilters = this.plugins.filter((p) => p.endpointAvailable);
+    this.requestIds = new RequestIds(options.nodeId);
     this.outbound = composeChain(collectInterceptors(this.plugins, 'outboundCall'), (call) => this.dispatch(call));
     this.attempt = composeChain(collectInterceptors(this.plugins, 'outboundAttempt'), (attempt) => this.send(attempt));
     this.inbound = composeChain(collectInterceptors(this.plugins, 'inboundCall'), (call) => this.serve(call));
@@ -207,8 +214,13 @@ export class ServiceBroker {
   }
 
   /** Calls `service.action` of a version; the way gateways and typed contexts reach services. */
-  async call(service: string, version: number, action: string, params: unknown, options: CallByNameOptions = {}): Promise<unknown> {
-    return this.outbound(this.outboundCall(service, version, action, params, options));
+  call(service: string, version: number, action: string, params: unknown, options: CallByNameOptions = {}): Promise<unknown> {
+    // Not async: the chain's promise is handed back as it is, without another layer per call.
+    try {
+      return this.outbound(this.outboundCall(service, version, action, params, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Like call(), also telling which node answered. */
@@ -234,10 +246,13 @@ export class ServiceBroker {
         actions: descriptor.actions.map((a) => a.name),
       });
     }
-    const meta: CallMeta = { requestId: options.meta?.requestId ?? randomUUID(), callerNodeId: this.nodeId };
-    if (options.meta?.traceparent) meta.traceparent = options.meta.traceparent;
-    if (options.meta?.tracestate) meta.tracestate = options.meta.tracestate;
-    if (options.meta?.deadline !== undefined) meta.deadline = options.meta.deadline;
+    const given = options.meta;
+    const meta: CallMeta = { requestId: given?.requestId ?? this.requestIds.next(), callerNodeId: this.nodeId };
+    if (given) {
+      if (given.traceparent) meta.traceparent = given.traceparent;
+      if (given.tracestate) meta.tracestate = given.tracestate;
+      if (given.deadline !== undefined) meta.deadline = given.deadline;
+    }
     const balanceKeyField = descriptor.balanceKey;
     const balanceKey =
       options.balanceKey ??
@@ -254,6 +269,7 @@ export class ServiceBroker {
       attempts: 0,
     };
     if (balanceKey !== undefined) call.balanceKey = balanceKey;
+    if (options.node !== undefined) call.targetNode = options.node;
     return call;
   }
 
@@ -283,7 +299,13 @@ export class ServiceBroker {
       throw new ShoalError('UNAVAILABLE', `every node serving ${key} is refusing calls (circuits open)`, { sent: false });
     }
     let chosen: ServiceEndpoint | undefined;
-    if (this.options.preferLocal !== false) chosen = endpoints.find((e) => e.local && !call.exclude.has(e.id));
+    if (call.targetNode !== undefined) {
+      chosen = endpoints.find((e) => e.id === call.targetNode && !call.exclude.has(e.id));
+      if (!chosen) {
+        throw new ShoalError('UNAVAILABLE', `node ${call.targetNode} does not serve ${key} right now`, { sent: false, exhausted: true, node: call.targetNode });
+      }
+    }
+    if (!chosen && this.options.preferLocal !== false) chosen = endpoints.find((e) => e.local && !call.exclude.has(e.id));
     const overrides = this.options.balancing;
     const strategy = this.strategyFor(key, overrides?.[key] ?? overrides?.[call.service] ?? endpoints[0].descriptor.balancing);
     chosen ??= strategy.pick(endpoints, { key: call.balanceKey, exclude: call.exclude }) as ServiceEndpoint | undefined;
@@ -305,10 +327,13 @@ export class ServiceBroker {
     }
   }
 
-  private available(endpoints: readonly ServiceEndpoint[], call: OutboundCall): ServiceEndpoint[] {
-    const filters = this.plugins.filter((p) => p.endpointAvailable);
-    if (filters.length === 0) return endpoints as ServiceEndpoint[];
-    return endpoints.filter((e) => filters.every((p) => p.endpointAvailable!(e.id, call)));
+  private available(endpoints: readonly ServiceEndpoint[], call: OutboundCall): readonly ServiceEndpoint[] {
+    const filters = this.endpointFilters;
+    if (filters.length === 0) return endpoints;
+    const isAvailable = (e: ServiceEndpoint) => filters.every((p) => p.endpointAvailable!(e.id, call));
+    // Usually every endpoint is available: then the registry's list serves as it is, uncopied.
+    if (endpoints.every(isAvailable)) return endpoints;
+    return endpoints.filter(isAvailable);
   }
 
   private strategyFor(key: string, name: string | undefined): Strategy {
@@ -320,8 +345,16 @@ export class ServiceBroker {
     return strategy;
   }
 
-  /** End of the attempt chain: in-process, or over the transport. */
-  private async send(attempt: OutboundAttempt): Promise<unknown> {
+  /** End of the attempt chain: in-process, or over the transport. Not async, to spare a promise per call. */
+  private send(attempt: OutboundAttempt): Promise<unknown> {
+    try {
+      return this.sendOrThrow(attempt);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private sendOrThrow(attempt: OutboundAttempt): Promise<unknown> {
     const { call } = attempt;
     const remainingMs = call.meta.deadline === undefined ? call.timeoutMs : call.meta.deadline - Date.now();
     if (remainingMs <= 0) throw new ShoalError('TIMEOUT', `deadline passed before calling ${call.service}.${call.action}`);
@@ -338,10 +371,14 @@ export class ServiceBroker {
     return this.options.transport.request(endpoint.address, frame, { timeoutMs: remainingMs });
   }
 
-  private async onPeerRequest(payload: unknown, fromNodeId: string): Promise<unknown> {
-    const frame = parseCallFrame(payload);
-    if (this.state === 'stopped') throw new ShoalError('UNAVAILABLE', `node ${this.nodeId} is stopped`, { sent: false });
-    return this.inbound({ service: frame.s, version: frame.v, action: frame.a, params: frame.p, meta: frame.m, fromNodeId });
+  private onPeerRequest(payload: unknown, fromNodeId: string): Promise<unknown> {
+    try {
+      const frame = parseCallFrame(payload);
+      if (this.state === 'stopped') throw new ShoalError('UNAVAILABLE', `node ${this.nodeId} is stopped`, { sent: false });
+      return this.inbound({ service: frame.s, version: frame.v, action: frame.a, params: frame.p, meta: frame.m, fromNodeId });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** End of the inbound chain: validate and run the handler. */
@@ -416,7 +453,12 @@ export class ServiceBroker {
   }
 
   private freshMeta(): CallMeta {
-    return { requestId: randomUUID(), callerNodeId: this.nodeId };
+    return { requestId: this.requestIds.next(), callerNodeId: this.nodeId };
+  }
+
+  /** A request id unique in the cluster, for calls and events that start here. */
+  newRequestId(): string {
+    return this.requestIds.next();
   }
 
   private record(): MemberRecord {

@@ -90,7 +90,7 @@ export class CallContext implements Context {
   }
 
   private childMeta(): CallMeta {
-    const meta: CallMeta = { requestId: crypto.randomUUID(), callerNodeId: this.nodeId };
+    const meta: CallMeta = { requestId: this.broker.newRequestId(), callerNodeId: this.nodeId };
     if (this.meta.traceparent) meta.traceparent = this.meta.traceparent;
     if (this.meta.tracestate) meta.tracestate = this.meta.tracestate;
     if (this.meta.deadline !== undefined) meta.deadline = this.meta.deadline;

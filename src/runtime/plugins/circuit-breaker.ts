@@ -9,6 +9,9 @@ export interface CircuitBreakerOptions {
 
 type CircuitState = { kind: 'closed'; failures: number } | { kind: 'open'; until: number } | { kind: 'half-open'; trial: boolean };
 
+/** The state of an endpoint with no recent failure; shared, since closed states are never mutated. */
+const healthy: CircuitState = Object.freeze({ kind: 'closed', failures: 0 });
+
 /** Failures that say the endpoint is unwell, as opposed to the caller's own mistakes. */
 const endpointFailureCodes = new Set(['UNAVAILABLE', 'TIMEOUT']);
 
@@ -29,7 +32,7 @@ export function circuitBreakerPlugin(options: CircuitBreakerOptions = {}): Plugi
       circuits.set(endpointId, halfOpen);
       return halfOpen;
     }
-    return state ?? { kind: 'closed', failures: 0 };
+    return state ?? healthy;
   }
 
   return {

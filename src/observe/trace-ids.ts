@@ -1,0 +1,39 @@
+/**
+ * Trace and span ids for calls that are propagated but not recorded. They come from one pooled
+ * buffer of random bytes refilled in bulk, since asking the kernel for 24 bytes per call would
+ * cost more than the rest of the unsampled path.
+ */
+import { randomFillSync } from 'node:crypto';
+
+const poolBytes = 8192;
+const pool = Buffer.allocUnsafe(poolBytes);
+let offset = poolBytes;
+
+function take(bytes: number): number {
+  if (offset + bytes > poolBytes) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const at = offset;
+  offset += bytes;
+  return at;
+}
+
+function isAllZero(at: number, bytes: number): boolean {
+  for (let i = at; i < at + bytes; i++) if (pool[i] !== 0) return false;
+  return true;
+}
+
+/** A random 8-byte span id as 16 hex digits, never all zeros. */
+export function newSpanId(): string {
+  let at = take(8);
+  while (isAllZero(at, 8)) at = take(8);
+  return pool.toString('hex', at, at + 8);
+}
+
+/** A new trace id and span id together (48 hex digits, trace id first), in one encoding step. */
+export function newTraceAndSpanIds(): string {
+  let at = take(24);
+  while (isAllZero(at, 16) || isAllZero(at + 16, 8)) at = take(24);
+  return pool.toString('hex', at, at + 24);
+}
