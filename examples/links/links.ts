@@ -1,13 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { action, defineService, ShoalError, z, type Context } from '../../src/core/index.ts';
+import { defineCollection, type CollectionClient } from '../../src/data/index.ts';
 
 /**
- * The URL shortener's links. Until the data layer lands, links live in the cluster's
- * key-value store (the coordinator's): consistent across nodes, meant for small scale only.
+ * The URL shortener's links and click counts live in the sharded document store: each link is
+ * a document partitioned by its code, so reads and writes of one link go to one shard.
  */
-export interface StoredLink {
+export interface Link extends Record<string, unknown> {
+  code: string;
   url: string;
   createdAt: number;
+}
+
+export interface ClickCount extends Record<string, unknown> {
+  code: string;
+  clicks: number;
 }
 
 const codeAlphabet = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -22,10 +29,25 @@ function newCode(): string {
 const url = z.url({ protocol: /^https?$/ }).max(2048);
 const code = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - or _ (at most 64)');
 
-/** Stores a link under a code that must be new: compare-and-set on "absent" makes two creators of one alias conflict. */
+export const links = defineCollection<Link>({
+  name: 'links',
+  key: 'code',
+  schema: z.object({ code, url, createdAt: z.number() }),
+  indexes: [{ name: 'by_created', fields: ['createdAt'] }],
+});
+
+export const clickCounts = defineCollection<ClickCount>({ name: 'clicks', key: 'code' });
+
+declare module '../../src/data/index.ts' {
+  interface DataCollections {
+    links: CollectionClient<Link>;
+    clicks: CollectionClient<ClickCount>;
+  }
+}
+
+/** Stores a link under a code that must be new: insert fails with CONFLICT when the code is taken. */
 async function storeLink(ctx: Context, linkCode: string, linkUrl: string): Promise<void> {
-  const link: StoredLink = { url: linkUrl, createdAt: Date.now() };
-  await ctx.kv.put(`links/${linkCode}`, link, { expectVersion: 0 });
+  await ctx.data.links.insert({ code: linkCode, url: linkUrl, createdAt: Date.now() });
 }
 
 async function createWithFreshCode(ctx: Context, linkUrl: string): Promise<string> {
@@ -41,10 +63,10 @@ async function createWithFreshCode(ctx: Context, linkUrl: string): Promise<strin
   throw new ShoalError('INTERNAL', 'could not find a free code');
 }
 
-async function loadLink(ctx: Context, linkCode: string): Promise<StoredLink> {
-  const stored = await ctx.kv.get(`links/${linkCode}`);
+async function loadLink(ctx: Context, linkCode: string): Promise<Link> {
+  const stored = await ctx.data.links.get(linkCode);
   if (!stored) throw new ShoalError('NOT_FOUND', `no link with code ${linkCode}`, { code: linkCode });
-  return stored.value as StoredLink;
+  return stored.doc;
 }
 
 export const linksV1 = defineService({
@@ -105,7 +127,7 @@ export const linksV2 = defineService({
 
 const clickedEvent = z.object({ code, at: z.number() });
 
-/** Counts clicks from `link.clicked` events; each increment is a compare-and-set so concurrent nodes never lose one. */
+/** Counts clicks from `link.clicked` events; an increment is one atomic write on the link's shard. */
 export const analytics = defineService({
   name: 'analytics',
   version: 1,
@@ -113,17 +135,7 @@ export const analytics = defineService({
     'link.clicked': {
       schema: clickedEvent,
       handler: async (ctx: Context, payload: z.output<typeof clickedEvent>) => {
-        const key = `clicks/${payload.code}`;
-        for (;;) {
-          const current = await ctx.kv.get(key);
-          const count = (current?.value as number | undefined) ?? 0;
-          try {
-            await ctx.kv.put(key, count + 1, { expectVersion: current?.version ?? 0 });
-            return;
-          } catch (err) {
-            if (!(err instanceof ShoalError && err.code === 'CONFLICT')) throw err;
-          }
-        }
+        await ctx.data.clicks.increment(payload.code, { clicks: 1 });
       },
     },
   },
@@ -132,8 +144,17 @@ export const analytics = defineService({
       params: z.object({ code }),
       idempotent: true,
       handler: async (ctx, params) => {
-        const stored = await ctx.kv.get(`clicks/${params.code}`);
-        return { code: params.code, clicks: (stored?.value as number | undefined) ?? 0 };
+        const stored = await ctx.data.clicks.get(params.code);
+        return { code: params.code, clicks: stored?.doc.clicks ?? 0 };
+      },
+    }),
+    top: action({
+      params: z.object({ limit: z.number().int().min(1).max(100).default(10) }),
+      idempotent: true,
+      description: 'The most clicked links, across every shard',
+      handler: async (ctx, params) => {
+        const rows = await ctx.data.clicks.query({ orderBy: [{ field: 'clicks', direction: 'desc' }], limit: params.limit, select: ['code', 'clicks'] });
+        return { top: rows.map((r) => ({ code: r.code, clicks: r.clicks })) };
       },
     }),
   },

@@ -7,6 +7,7 @@ import { bench } from './commands/bench.ts';
 import { call } from './commands/call.ts';
 import { down } from './commands/down.ts';
 import { lbUsage, runLb } from './commands/lb.ts';
+import { rebalance } from './commands/rebalance.ts';
 import { runRoleCommand } from './commands/run-role.ts';
 import { scale } from './commands/scale.ts';
 import { status } from './commands/status.ts';
@@ -19,6 +20,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   status,
   call,
   scale,
+  rebalance,
   bench,
   lb: runLb,
   _run: runRoleCommand,

@@ -7,7 +7,8 @@ commands:
   status [--json]           show every process of the cluster and its health
   call SERVICE.ACTION [JSON] [--version N]
                             call an action through the gateway
-  scale N                   run N nodes: start new ones or drain the newest
+  scale N                   run N nodes: start new ones or drain the newest (its data moves first)
+  rebalance [--no-wait]     spread data slots evenly over the nodes, with a progress bar
   lb --config FILE | --listen ADDR --upstream URL … [--algorithm NAME] [--workers N|auto]
                             a standalone reverse-proxy load balancer (shoal lb --help)
   bench SUITE               run a benchmark suite

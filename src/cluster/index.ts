@@ -35,7 +35,7 @@ export interface StartClusterOptions {
   onProgress?: (event: ClusterEvent) => void;
   /** How long a process may take to become ready; default 60 s. */
   readyTimeoutMs?: number;
-  /** How long a process may drain after SIGTERM before SIGKILL; default 10 s. */
+  /** How long a process may drain after SIGTERM before SIGKILL; default 30 s (a node moves its data away first). */
   stopGraceMs?: number;
 }
 

@@ -86,18 +86,23 @@ export class SupervisedProcess {
     return { pid: current.child.pid, restarts: this.#restarts, startedAt: new Date(current.startedAt).toISOString() };
   }
 
-  /** SIGTERM, time to drain, then SIGKILL; the process is not restarted afterwards. */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
+  /**
+   * SIGTERM, time to drain, then SIGKILL; the process is not restarted afterwards. With
+   * `decommission`, the process is told first that it leaves the cluster for good (a node then
+   * hands its data to the others), rather than stopping with the cluster.
+   */
+  stop(options: { decommission?: boolean } = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options.decommission === true);
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  async #stop(decommission: boolean): Promise<void> {
     this.#mode = 'stopping';
     clearTimeout(this.#restartTimer);
     const current = this.#current;
     if (current) {
       this.#options.onEvent({ type: 'stopping', id: this.id });
+      if (decommission && current.child.connected) current.child.send({ type: 'decommission' });
       signal(current.child, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<boolean>((resolve) => {

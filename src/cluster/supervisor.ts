@@ -5,6 +5,8 @@ import { clusterDir, ensureClusterDir, type ClusterDir } from './cluster-dir.ts'
 import { probeHealth } from './health.ts';
 import { MAX_GATEWAYS, MAX_NODES, portPlan, type PortPlan } from './ports.ts';
 import { loadOrCreateSecret } from './secret.ts';
+import { createEmbeddedCoordinator, type Coordinator } from '../control/index.ts';
+import { rebalanceStatus } from '../data/index.ts';
 import { isPidAlive, readState, removeState, writeState } from './state-file.ts';
 import { SupervisedProcess, type ProcessSpec } from './supervised-process.ts';
 import type { ClusterEvent, ClusterState, ClusterStatus, ProcessStatus } from './types.ts';
@@ -38,6 +40,7 @@ export class Supervisor {
   readonly #config: string;
   #state: ClusterState = 'starting';
   #secret = '';
+  #coordinator: Coordinator | undefined;
   #admin: AdminServer | undefined;
   #control: SupervisedProcess | undefined;
   readonly #nodes = new Map<number, SupervisedProcess>();
@@ -128,8 +131,23 @@ export class Supervisor {
 
   async status(): Promise<ClusterStatus> {
     const all = [this.#control, ...[...this.#nodes.entries()].sort(([a], [b]) => a - b).map(([, node]) => node), ...this.#gateways];
-    const processes = await Promise.all(all.filter((p): p is SupervisedProcess => p !== undefined).map((p) => describe(p)));
-    return { state: this.#state, supervisorPid: process.pid, gateway: this.gatewayUrl, dashboard: this.dashboardUrl, processes };
+    const [processes, rebalance] = await Promise.all([
+      Promise.all(all.filter((p): p is SupervisedProcess => p !== undefined).map((p) => describe(p))),
+      this.#rebalanceProgress(),
+    ]);
+    return { state: this.#state, supervisorPid: process.pid, gateway: this.gatewayUrl, dashboard: this.dashboardUrl, processes, rebalance };
+  }
+
+  /** The data rebalancer's progress from the coordinator; null when none is known or control is down. */
+  async #rebalanceProgress(): Promise<ClusterStatus['rebalance']> {
+    if (!this.#secret) return null;
+    this.#coordinator ??= createEmbeddedCoordinator({ url: this.controlUrl, secret: this.#secret, requestTimeoutMs: 1_000 });
+    try {
+      const { progress } = await rebalanceStatus(this.#coordinator);
+      return (progress as ClusterStatus['rebalance']) ?? null;
+    } catch {
+      return null;
+    }
   }
 
   /** Starts or drains nodes until there are `count`; calls are queued so two scales never interleave. */
@@ -160,7 +178,7 @@ export class Supervisor {
     while (this.#nodes.size > count && this.#state === 'running') {
       // The newest nodes go first: the original ones keep their ids and most of the data.
       const index = Math.max(...this.#nodes.keys());
-      await this.#nodes.get(index)?.stop();
+      await this.#nodes.get(index)?.stop({ decommission: true });
       this.#nodes.delete(index);
     }
   }
@@ -225,7 +243,7 @@ export class Supervisor {
       logFile: this.#layout.logFile(spec.id),
       onEvent: (event) => this.#options.onProgress?.(event),
       readyTimeoutMs: this.#options.readyTimeoutMs ?? 60_000,
-      stopGraceMs: this.#options.stopGraceMs ?? 10_000,
+      stopGraceMs: this.#options.stopGraceMs ?? 30_000,
     });
   }
 

@@ -1,3 +1,5 @@
+import type { RebalanceProgress } from '../data/index.ts';
+
 export type ProcessRole = 'control' | 'node' | 'gateway';
 
 /** One process as `shoal status` reports it. */
@@ -27,6 +29,8 @@ export interface ClusterStatus {
   gateway: string;
   dashboard: string;
   processes: ProcessStatus[];
+  /** The data rebalancer's progress (moves done of total, the slot moving now); null when unknown. */
+  rebalance: RebalanceProgress | null;
 }
 
 /** Progress a supervisor reports while it starts, supervises and stops processes. */

@@ -1,8 +1,12 @@
 import type { Plugin } from './hooks.ts';
 import type { AnyService } from './service.ts';
 
+/** Config sections that higher layers add (the data store adds `collections` and `data`) by declaration merging. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ConfigExtensions {}
+
 /** What a `shoal.config.ts` exports as default: the application a cluster runs. */
-export interface ShoalConfig {
+export interface ShoalConfig extends ConfigExtensions {
   /** Services every node hosts. */
   services: AnyService[];
   /** Plugins added after the built-in ones, on every node and gateway. */

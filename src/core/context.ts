@@ -27,8 +27,15 @@ export interface KeyValueStore {
   list(prefix: string): Promise<Array<{ key: string } & StoredValue>>;
 }
 
+/**
+ * Parts of the context that higher layers add (the data store adds `data`) by declaration
+ * merging, so core names none of them.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ContextExtensions {}
+
 /** What a handler sees: who it is, the call's metadata, and the way to reach the rest of the cluster. */
-export interface Context {
+export interface Context extends ContextExtensions {
   readonly nodeId: string;
   readonly service: string;
   readonly version: number;

@@ -10,6 +10,7 @@ import {
   toShoalError,
   type AnyService,
   type CallMeta,
+  type ContextExtensions,
   type EventMessage,
   type InboundCall,
   type KeyValueStore,
@@ -26,7 +27,7 @@ import { coordinatorKeyValue } from './kv.ts';
 import { LocalServices } from './local-services.ts';
 import { ServiceRegistry, type ServiceEndpoint } from './registry.ts';
 import { RequestIds } from './request-ids.ts';
-import { parseCallFrame, parseEventFrame, type CallFrame, type EventFrame } from './wire.ts';
+import { encodeCallFrame, parseCallFrame, parseEventFrame, type EventFrame } from './wire.ts';
 
 /** A plugin for the runtime may also bring balancing strategies, usable by name. */
 export interface RuntimePlugin extends Plugin {
@@ -61,6 +62,8 @@ export interface ServiceBrokerOptions {
   drainTimeoutMs?: number;
   /** Time a stopping node keeps accepting calls after announcing its drain (default 500 ms). */
   drainLingerMs?: number;
+  /** Fields higher layers add to every handler's context (e.g. `{ data: dataHost.router }`). */
+  contextExtensions?: Partial<ContextExtensions>;
 }
 
 export interface CallByNameOptions {
@@ -367,15 +370,14 @@ export class ServiceBroker {
     }
     const endpoint = this.registry.endpoints(call.service, call.version).find((e) => e.id === attempt.endpointId);
     if (!endpoint?.address) throw new ShoalError('UNAVAILABLE', `node ${attempt.endpointId} left`, { sent: false });
-    const frame: CallFrame = { k: 'call', s: call.service, v: call.version, a: call.action, p: call.params, m: call.meta };
-    return this.options.transport.request(endpoint.address, frame, { timeoutMs: remainingMs });
+    return this.options.transport.request(endpoint.address, encodeCallFrame(call), { timeoutMs: remainingMs });
   }
 
   private onPeerRequest(payload: unknown, fromNodeId: string): Promise<unknown> {
     try {
-      const frame = parseCallFrame(payload);
+      const call = parseCallFrame(payload, fromNodeId);
       if (this.state === 'stopped') throw new ShoalError('UNAVAILABLE', `node ${this.nodeId} is stopped`, { sent: false });
-      return this.inbound({ service: frame.s, version: frame.v, action: frame.a, params: frame.p, meta: frame.m, fromNodeId });
+      return this.inbound(call);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -449,6 +451,7 @@ export class ServiceBroker {
       meta,
       logger: this.logger,
       kv: this.kv,
+      ...(this.options.contextExtensions ? { extensions: this.options.contextExtensions } : {}),
     });
   }
 

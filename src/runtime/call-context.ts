@@ -1,4 +1,5 @@
 import type {
+  ContextExtensions,
   ActionNames,
   AnyService,
   CallMeta,
@@ -19,12 +20,18 @@ export interface CallContextFields {
   meta: CallMeta;
   logger: Logger;
   kv: KeyValueStore;
+  /** Added by higher layers (e.g. `data`), shared by every context of the process. */
+  extensions?: Partial<ContextExtensions>;
 }
 
 /**
  * The Context handed to handlers. Calls made through it carry the caller's trace and deadline,
  * so a request's whole tree of calls is one trace and never outlives the request.
  */
+// The class gets the extension fields at run time (Object.assign below); this tells TypeScript.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface CallContext extends ContextExtensions {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class CallContext implements Context {
   readonly nodeId: string;
   readonly service: string;
@@ -45,6 +52,7 @@ export class CallContext implements Context {
     this.meta = fields.meta;
     this.kv = fields.kv;
     this.baseLogger = fields.logger;
+    if (fields.extensions) Object.assign(this, fields.extensions);
   }
 
   /** Created on first use: most handlers never log. */

@@ -1,15 +1,15 @@
-import { ShoalError, type CallMeta } from '../core/index.ts';
+import { ShoalError, type CallMeta, type CallRequest, type InboundCall } from '../core/index.ts';
 
-/** What travels between nodes for a call and an event; checked on arrival since peers can be buggy. */
-export interface CallFrame {
-  k: 'call';
-  s: string;
-  v: number;
-  a: string;
-  p: unknown;
-  m: CallMeta;
-}
+/**
+ * A call as it travels between nodes: a tuple rather than a map, since every call pays for
+ * encoding and decoding it. Trailing optional fields are left out, and null marks a gap:
+ *   [service, version, action, params, requestId, traceparent?, deadline?, tracestate?]
+ * The caller's node id is not sent: the receiving side knows it from the authenticated
+ * connection, which a peer cannot forge.
+ */
+export type CallFrame = [string, number, string, unknown, string, (string | null)?, (number | null)?, (string | null)?];
 
+/** What travels between nodes for an event; checked on arrival since peers can be buggy. */
 export interface EventFrame {
   k: 'event';
   e: string;
@@ -20,19 +20,49 @@ export interface EventFrame {
   v: number;
 }
 
-function isMeta(value: unknown): value is CallMeta {
-  return typeof value === 'object' && value !== null && typeof (value as CallMeta).requestId === 'string';
+export function encodeCallFrame(call: CallRequest): CallFrame {
+  const { meta } = call;
+  const frame: CallFrame = [call.service, call.version, call.action, call.params, meta.requestId];
+  if (meta.tracestate !== undefined) {
+    frame.push(meta.traceparent ?? null, meta.deadline ?? null, meta.tracestate);
+  } else if (meta.deadline !== undefined) {
+    frame.push(meta.traceparent ?? null, meta.deadline);
+  } else if (meta.traceparent !== undefined) {
+    frame.push(meta.traceparent);
+  }
+  return frame;
 }
 
-export function parseCallFrame(payload: unknown): CallFrame {
-  const f = payload as Partial<CallFrame> | null;
+function optional<T>(value: unknown, check: (value: unknown) => value is T): value is T | null | undefined {
+  return value === undefined || value === null || check(value);
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isNumber = (value: unknown): value is number => typeof value === 'number';
+
+/** Reads a call frame sent by callerNodeId; throws BAD_REQUEST for anything malformed. */
+export function parseCallFrame(payload: unknown, callerNodeId: string): InboundCall {
+  if (!Array.isArray(payload) || payload.length < 5 || payload.length > 8) throw malformedCall();
+  const [service, version, action, params, requestId, traceparent, deadline, tracestate] = payload as unknown[];
   if (
-    typeof f !== 'object' || f === null || f.k !== 'call' || typeof f.s !== 'string' || typeof f.a !== 'string' ||
-    typeof f.v !== 'number' || !isMeta(f.m)
+    typeof service !== 'string' || typeof version !== 'number' || typeof action !== 'string' || typeof requestId !== 'string' ||
+    !optional(traceparent, isString) || !optional(deadline, isNumber) || !optional(tracestate, isString)
   ) {
-    throw new ShoalError('BAD_REQUEST', 'malformed call frame');
+    throw malformedCall();
   }
-  return f as CallFrame;
+  const meta: CallMeta = { requestId, callerNodeId };
+  if (typeof traceparent === 'string') meta.traceparent = traceparent;
+  if (typeof tracestate === 'string') meta.tracestate = tracestate;
+  if (typeof deadline === 'number') meta.deadline = deadline;
+  return { service, version, action, params, meta, fromNodeId: callerNodeId };
+}
+
+function malformedCall(): ShoalError {
+  return new ShoalError('BAD_REQUEST', 'malformed call frame');
+}
+
+function isMeta(value: unknown): value is CallMeta {
+  return typeof value === 'object' && value !== null && typeof (value as CallMeta).requestId === 'string';
 }
 
 export function parseEventFrame(payload: unknown): EventFrame | undefined {

@@ -2,25 +2,27 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type Gateway } from '../../src/gateway/index.ts';
 import { startTracing } from '../../src/observe/index.ts';
-import { analytics, linksV1, linksV2 } from '../../examples/links/links.ts';
-import { RuntimeHarness } from '../support/runtime-harness.ts';
+import { analytics, clickCounts, links, linksV1, linksV2 } from '../../examples/links/links.ts';
+import { DataCluster } from '../support/data-cluster.ts';
 
 describe('gateway API over a live cluster', () => {
-  const harness = new RuntimeHarness();
+  const cluster = new DataCluster({ collections: [links, clickCounts] });
+  const harness = cluster.harness;
   let gateway: Gateway;
 
   before(async () => {
     startTracing({ serviceName: 'test-gateway', nodeId: 'gw' });
     await harness.start();
-    await harness.broker('n1', [linksV1, linksV2, analytics]);
-    await harness.broker('n2', [linksV1, linksV2, analytics]);
+    await cluster.addNode('n1', [], [linksV1, linksV2, analytics]);
+    await cluster.addNode('n2', [], [linksV1, linksV2, analytics]);
+    await cluster.waitBalanced();
     const broker = await harness.broker('gw', [], { listen: false, role: 'gateway' });
     await harness.waitForEndpoints(broker, 'links', 2, 2);
     gateway = await startGateway({ id: 'gw', broker, port: 0, maxBodyBytes: 64 * 1024 });
   });
   after(async () => {
     await gateway?.close();
-    await harness.stop();
+    await cluster.stop();
   });
 
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEmbeddedCoordinator, startCoordinatorServer, type Coordinator } from '../../src/control/index.ts';
-import type { AnyService } from '../../src/core/index.ts';
+import type { AnyService, ContextExtensions } from '../../src/core/index.ts';
 import { circuitBreakerPlugin, retryPlugin, ServiceBroker, timeoutPlugin, type RuntimePlugin } from '../../src/runtime/index.ts';
 import { createTcpTransport } from '../../src/transport/tcp/index.ts';
 
@@ -33,7 +33,7 @@ export class RuntimeHarness {
   async broker(
     nodeId: string,
     services: AnyService[],
-    options: { listen?: boolean; plugins?: RuntimePlugin[]; preferLocal?: boolean; role?: 'node' | 'gateway'; balancing?: Record<string, string> } = {},
+    options: { listen?: boolean; plugins?: RuntimePlugin[]; preferLocal?: boolean; role?: 'node' | 'gateway'; balancing?: Record<string, string>; contextExtensions?: Partial<ContextExtensions> } = {},
   ): Promise<ServiceBroker> {
     const broker = new ServiceBroker({
       nodeId,
@@ -45,6 +45,7 @@ export class RuntimeHarness {
       plugins: options.plugins ?? [timeoutPlugin(), retryPlugin(), circuitBreakerPlugin()],
       preferLocal: options.preferLocal ?? false,
       ...(options.balancing ? { balancing: options.balancing } : {}),
+      ...(options.contextExtensions ? { contextExtensions: options.contextExtensions } : {}),
       memberTtlMs: 1_000,
       drainTimeoutMs: 2_000,
     });

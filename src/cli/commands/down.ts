@@ -4,8 +4,8 @@ import { CliError, noMorePositionals, parseCommand } from '../args.ts';
 import { adminAnswers, adminRequest, fetchStatus, requireCluster } from '../cluster-client.ts';
 import { explicitPort } from './common.ts';
 
-// Gateways, nodes and control each get up to 10 s to drain, one group after another.
-const STOP_TIMEOUT_MS = 60_000;
+// Gateways, nodes and control each get up to 30 s to drain, one group after another.
+const STOP_TIMEOUT_MS = 120_000;
 
 export async function down(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {});

@@ -1,4 +1,5 @@
 import type { ClusterStatus } from '../../cluster/index.ts';
+import { progressLine } from '../../data/index.ts';
 import { noMorePositionals, parseCommand } from '../args.ts';
 import { fetchStatus, requireCluster } from '../cluster-client.ts';
 import { explicitPort } from './common.ts';
@@ -32,6 +33,7 @@ export function formatStatus(status: ClusterStatus): string {
     `gateway:   ${status.gateway}\n` +
     `dashboard: ${status.dashboard}\n\n` +
     format(header) +
-    rows.map(format).join('')
+    rows.map(format).join('') +
+    (status.rebalance ? `\ndata rebalance: ${progressLine(status.rebalance)}\n` : '')
   );
 }

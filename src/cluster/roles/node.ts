@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { configFromModule } from '../../core/index.ts';
 import { createEmbeddedCoordinator } from '../../control/index.ts';
 import { createLogger, createMetrics, createObservabilityServer, startTracing } from '../../observe/index.ts';
+import { dataHostFromConfig, drainTimeoutOf } from '../../data/index.ts';
 import { ServiceBroker, nodeService } from '../../runtime/index.ts';
 import { createTcpTransport } from '../../transport/tcp/index.ts';
 import { parseRoleArgs, required } from './args.ts';
@@ -22,6 +23,7 @@ export async function runNode(argv: readonly string[]): Promise<void> {
   const config = configFromModule(await import(pathToFileURL(configPath).href), configPath);
   const coordinator = createEmbeddedCoordinator({ url: controlUrl, secret, logger });
   const transport = createTcpTransport({ nodeId: args.id, secret, logger });
+  const data = dataHostFromConfig({ nodeId: args.id, dir: args.dir, coordinator, logger, config });
   const startedAt = Date.now();
   const facts = {
     nodeId: args.id,
@@ -36,7 +38,8 @@ export async function runNode(argv: readonly string[]): Promise<void> {
     transport,
     coordinator,
     listen: { host: args.host, port: required(args.transportPort, 'transport-port') },
-    services: [...config.services, nodeService(facts)],
+    services: [...config.services, nodeService(facts), ...(data ? [data.service] : [])],
+    ...(data ? { contextExtensions: data.contextExtensions() } : {}),
     plugins: builtinPlugins(logger, metrics, config.plugins),
     ...(config.balancing ? { defaultStrategy: config.balancing } : {}),
     ...(config.callTimeoutMs ? { defaultTimeoutMs: config.callTimeoutMs } : {}),
@@ -49,12 +52,17 @@ export async function runNode(argv: readonly string[]): Promise<void> {
     metrics,
     health: () => ({ nodeId: args.id, role: 'node', status: broker.health(), pid: process.pid, services: facts.services(), dataDir: join(args.dir, 'data', args.id) }),
   });
-  exitOnShutdown(logger, async () => {
+  exitOnShutdown(logger, async ({ decommission }) => {
+    // A node leaving for good moves its slots to the others first; one stopping with the whole
+    // cluster keeps them on disk for its restart (a crash leaves them to the rebalancer).
+    if (decommission) await data?.drain(drainTimeoutOf(config)).catch((err: unknown) => logger.warn({ err: String(err) }, 'data drain failed'));
     await broker.stop();
+    await data?.stop();
     await http.close();
     await coordinator.close();
   });
   await broker.start();
+  await data?.start(broker);
   logger.info({ transport: broker.listenAddress, http: http.url, services: facts.services() }, 'node ready');
   signalReady({ id: args.id, address: broker.listenAddress, httpUrl: http.url });
 }

@@ -4,17 +4,24 @@ import type { Logger } from '../../core/index.ts';
  * Every role process ends the same way: on SIGTERM or SIGINT, or when the supervisor that
  * started it is gone (its IPC channel closes), it drains and exits. A second signal exits at once.
  */
-export function exitOnShutdown(logger: Logger, shutdown: () => Promise<void>): void {
+export function exitOnShutdown(logger: Logger, shutdown: (how: { decommission: boolean }) => Promise<void>): void {
   let stopping = false;
+  // Set when the supervisor removes this process for good (scale down), as opposed to
+  // stopping the whole cluster: only then does a node hand its data to the others.
+  let decommission = false;
+  process.on('message', (message: unknown) => {
+    if ((message as { type?: unknown } | null)?.type === 'decommission') decommission = true;
+  });
   const stop = (reason: string) => {
     if (stopping) {
       process.exit(1);
     }
     stopping = true;
     logger.info({ reason }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    // Past the data drain (20 s by default) and short of the supervisor's 30 s grace.
+    const force = setTimeout(() => process.exit(1), 28_000);
     force.unref();
-    shutdown()
+    shutdown({ decommission })
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         logger.error({ err: String(err) }, 'shutdown failed');

@@ -1,10 +1,10 @@
-import type { IncomingMessage } from 'node:http';
 import { createStrategy, type PickContext, type Strategy } from '../../balance/index.ts';
 import type { Logger } from '../../core/index.ts';
 import type { BackendConfig } from './config-schema.ts';
 import { HealthChecker } from './health-checker.ts';
 import type { LbMetrics, UpstreamErrorKind } from './lb-metrics.ts';
 import { maxEjectable } from './outlier-detector.ts';
+import type { RequestHead } from './request-head.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { slowStartFactor } from './slow-start.ts';
 import { Upstream } from './upstream.ts';
@@ -140,22 +140,20 @@ export class Backend {
   }
 
   /** The hash key of a request, from the configured source. */
-  hashKey(req: IncomingMessage, clientIp: string): string | undefined {
+  hashKey(head: RequestHead, clientIp: string): string | undefined {
     const source = this.config.hash;
     switch (source.source) {
       case 'client-ip':
         return clientIp;
       case 'path': {
-        const url = req.url ?? '/';
+        const url = head.target;
         const query = url.indexOf('?');
         return query === -1 ? url : url.slice(0, query);
       }
-      case 'header': {
-        const value = req.headers[source.name];
-        return Array.isArray(value) ? value[0] : value;
-      }
+      case 'header':
+        return head.hashValue;
       case 'cookie':
-        return cookieValue(req.headers.cookie, source.name);
+        return cookieValue(head.cookie, source.name);
     }
   }
 

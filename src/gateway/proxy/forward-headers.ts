@@ -1,148 +1,133 @@
 /**
- * Header rewriting between client and upstream, on Node's flat raw header arrays (name, value,
- * name, value, …) so names keep their case and no header object is built per request.
+ * The head sent upstream, assembled from slices of the client's head: hop-by-hop headers
+ * removed (kept for an Upgrade, which must reach the server), X-Forwarded-For appended to,
+ * X-Forwarded-Proto/-Host and Forwarded added, and a traceparent generated when the client sent
+ * none, so upstream and access log share it.
  */
-import type { IncomingMessage } from 'node:http';
 import { randomFillSync } from 'node:crypto';
+import { DROP, lineCount, lineIds, lineSpans, type RequestHead } from './request-head.ts';
 
-/** What the balancer learned from the request headers while copying them. */
-export interface ForwardedRequest {
-  headers: string[];
-  traceparent: string;
-  /** The trace id within traceparent, for the access log. */
-  traceId: string;
+/** What a connection contributes to every head it forwards, computed once per connection. */
+export interface ClientOrigin {
+  clientIp: string;
+  /** "for=…;proto=…": the RFC 7239 element without the host. */
+  forwardedElement: string;
+  proto: string;
 }
 
-const traceparentPattern = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** The client's address without the IPv4-mapped prefix. */
+export function normalizeAddress(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+export function clientOrigin(clientIp: string, proto: string): ClientOrigin {
+  // RFC 7239 node: IPv6 addresses are bracketed and quoted.
+  const node = clientIp.includes(':') ? `"[${clientIp}]"` : clientIp;
+  return { clientIp, forwardedElement: `for=${node};proto=${proto}`, proto };
+}
 
 // Random ids come from a pooled buffer: one randomFillSync per 256 requests, not one per request.
 const pool = Buffer.alloc(24 * 256);
 let poolOffset = pool.length;
+const hex = Buffer.from('0123456789abcdef', 'latin1');
 
-/** A fresh W3C traceparent (sampled), for requests that arrive without one. */
-export function newTraceparent(): string {
+function writeHex(out: Buffer, at: number, from: number, count: number): number {
+  for (let i = 0; i < count; i++) {
+    const byte = pool[from + i];
+    out[at++] = hex[byte >> 4];
+    out[at++] = hex[byte & 15];
+  }
+  return at;
+}
+
+/** Writes a fresh sampled W3C traceparent value at `at`; returns the offset after it. */
+function writeTraceparent(out: Buffer, at: number): number {
   if (poolOffset >= pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const traceId = pool.toString('hex', poolOffset, poolOffset + 16);
-  const spanId = pool.toString('hex', poolOffset + 16, poolOffset + 24);
+  out[at++] = 0x30;
+  out[at++] = 0x30;
+  out[at++] = 0x2d;
+  at = writeHex(out, at, poolOffset, 16);
+  out[at++] = 0x2d;
+  at = writeHex(out, at, poolOffset + 16, 8);
+  out[at++] = 0x2d;
+  out[at++] = 0x30;
+  out[at++] = 0x31;
   poolOffset += 24;
-  return `00-${traceId}-${spanId}-01`;
+  return at;
 }
 
-/** The client's address without the IPv4-mapped prefix. */
-export function clientAddress(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+/** A fresh W3C traceparent (sampled), for requests that arrive without one. */
+export function newTraceparent(): string {
+  const out = Buffer.allocUnsafe(55);
+  writeTraceparent(out, 0);
+  return out.toString('latin1');
 }
 
-/** RFC 7239 node: IPv6 addresses are bracketed and quoted. */
-function forwardedNode(ip: string): string {
-  return ip.includes(':') ? `"[${ip}]"` : ip;
+/** Where the trace id of a forwarded head is, for the access log (read only when logging). */
+export interface TraceSource {
+  traceBuf: Buffer | undefined;
+  traceAt: number;
 }
 
-/** Header names a Connection header lists, beyond the usual keep-alive/close/upgrade. */
-function connectionListed(value: string | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
-  let listed: Set<string> | undefined;
-  for (const token of value.split(',')) {
-    const name = token.trim().toLowerCase();
-    if (name === '' || name === 'close' || name === 'keep-alive' || name === 'upgrade') continue;
-    (listed ??= new Set()).add(name);
-  }
-  return listed;
+export function traceIdOf(source: TraceSource): string | null {
+  return source.traceBuf === undefined ? null : source.traceBuf.toString('latin1', source.traceAt + 3, source.traceAt + 35);
 }
+
+const HTTP11_LINE_END = Buffer.from('HTTP/1.1\r\n', 'latin1');
 
 /**
- * The headers to send upstream: hop-by-hop headers removed (kept for an Upgrade, which must
- * reach the server), X-Forwarded-For appended to, X-Forwarded-Proto/-Host and Forwarded added,
- * and a traceparent generated when the client sent none so upstream and access log share it.
+ * The upstream head for the request whose header lines the last parseRequestHead recorded.
+ * `hostHeader` is used only for an HTTP/1.0 request without Host. Sets the trace source.
  */
-export function upstreamRequestHeaders(req: IncomingMessage, clientIp: string, proto: string, upgrade: boolean): ForwardedRequest {
-  const raw = req.rawHeaders;
-  const headers: string[] = [];
-  let forwardedFor: string | undefined;
-  let forwarded: string | undefined;
-  let host: string | undefined;
-  let traceparent: string | undefined;
-  let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    const value = raw[i + 1];
-    switch (name.toLowerCase()) {
-      case 'connection':
-        connection = value;
-        if (upgrade) break;
-        continue;
-      case 'upgrade':
-        if (upgrade) break;
-        continue;
-      case 'keep-alive':
-      case 'proxy-connection':
-      case 'te':
-      case 'trailer':
-      case 'x-forwarded-proto':
-      case 'x-forwarded-host':
-        continue;
-      case 'x-forwarded-for':
-        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-        continue;
-      case 'forwarded':
-        forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
-        continue;
-      case 'host':
-        host = value;
-        break;
-      case 'traceparent':
-        if (traceparentPattern.test(value)) traceparent = value;
-        else continue;
-        break;
+export function upstreamHead(head: RequestHead, origin: ClientOrigin, hostHeader: string, trace: TraceSource): Buffer {
+  const src = head.buf;
+  const hostLength = head.hostEnd - head.hostStart;
+  const ip = origin.clientIp;
+  const bound = src.length + 256 + 2 * hostLength + 2 * ip.length + hostHeader.length + origin.forwardedElement.length;
+  const out = Buffer.allocUnsafe(bound);
+  // The request line, always as HTTP/1.1: the balancer keeps its upstream connections alive.
+  let at = src.copy(out, 0, 0, head.targetEnd + 1);
+  at += HTTP11_LINE_END.copy(out, at);
+  for (let n = 0; n < lineCount; n++) {
+    if ((lineIds[n] & DROP) !== 0) continue;
+    const spanAt = n * 4;
+    at += src.copy(out, at, lineSpans[spanAt], lineSpans[spanAt + 1] + 2);
+  }
+  if (head.hostStart === -1) at += out.write(`host: ${hostHeader}\r\n`, at, 'latin1');
+  at += out.write(head.forwardedFor === undefined ? `x-forwarded-for: ${ip}\r\nx-forwarded-proto: ${origin.proto}\r\n` : `x-forwarded-for: ${head.forwardedFor}, ${ip}\r\nx-forwarded-proto: ${origin.proto}\r\n`, at, 'latin1');
+  if (head.hostStart !== -1) {
+    at += out.write('x-forwarded-host: ', at, 'latin1');
+    at += src.copy(out, at, head.hostStart, head.hostEnd);
+    at += out.write('\r\n', at, 'latin1');
+  }
+  at += out.write(head.forwarded === undefined ? `forwarded: ${origin.forwardedElement}` : `forwarded: ${head.forwarded}, ${origin.forwardedElement}`, at, 'latin1');
+  if (head.hostStart !== -1) {
+    at += out.write(';host="', at, 'latin1');
+    // Quotes and backslashes would break out of the quoted-string; a valid Host has neither.
+    for (let i = head.hostStart; i < head.hostEnd; i++) {
+      const c = src[i];
+      if (c !== 0x22 && c !== 0x5c) out[at++] = c;
     }
-    headers.push(name, value);
+    out[at++] = 0x22;
   }
-  const listed = connectionListed(connection);
-  const filtered = listed === undefined ? headers : removeListed(headers, listed);
-  filtered.push('x-forwarded-for', forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`, 'x-forwarded-proto', proto);
-  let element = `for=${forwardedNode(clientIp)};proto=${proto}`;
-  if (host !== undefined) {
-    filtered.push('x-forwarded-host', host);
-    element += `;host="${host.replace(/["\\]/g, '')}"`;
+  out[at++] = 13;
+  out[at++] = 10;
+  if (head.traceparentStart === -1) {
+    at += out.write('traceparent: ', at, 'latin1');
+    trace.traceBuf = out;
+    trace.traceAt = at;
+    at = writeTraceparent(out, at);
+    out[at++] = 13;
+    out[at++] = 10;
+  } else {
+    trace.traceBuf = src;
+    trace.traceAt = head.traceparentStart;
   }
-  filtered.push('forwarded', forwarded === undefined ? element : `${forwarded}, ${element}`);
-  if (traceparent === undefined) {
-    traceparent = newTraceparent();
-    filtered.push('traceparent', traceparent);
-  }
-  return { headers: filtered, traceparent, traceId: traceparent.slice(3, 35) };
-}
-
-function removeListed(headers: string[], listed: Set<string>): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) if (!listed.has(headers[i].toLowerCase())) kept.push(headers[i], headers[i + 1]);
-  return kept;
-}
-
-/** The upstream response's headers for the client: hop-by-hop ones removed. */
-export function clientResponseHeaders(raw: string[], extra: readonly string[]): string[] {
-  const headers: string[] = [];
-  let listed: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    switch (name.toLowerCase()) {
-      case 'connection':
-        listed = connectionListed(raw[i + 1]);
-        continue;
-      case 'keep-alive':
-      case 'proxy-connection':
-      case 'te':
-      case 'trailer':
-      case 'upgrade':
-        continue;
-    }
-    headers.push(name, raw[i + 1]);
-  }
-  const result = listed === undefined ? headers : removeListed(headers, listed);
-  for (let i = 0; i < extra.length; i++) result.push(extra[i]);
-  return result;
+  out[at++] = 13;
+  out[at++] = 10;
+  return out.subarray(0, at);
 }

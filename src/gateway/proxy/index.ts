@@ -17,3 +17,7 @@ export { RateLimiter } from './rate-limiter.ts';
 export { RetryBudget } from './retry-budget.ts';
 export { SLOW_START_FLOOR, slowStartFactor } from './slow-start.ts';
 export { TokenBucket } from './token-bucket.ts';
+export { ChunkedFramer } from './chunked-framer.ts';
+export { isHeadError, parseRequestHead, noLookups } from './request-head.ts';
+export { parseResponseHead } from './response-head.ts';
+export { clientOrigin, upstreamHead } from './forward-headers.ts';

@@ -1,6 +1,7 @@
 import type { Backend } from './backend-pool.ts';
 import type { LbMetrics } from './lb-metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
+import type { HeadLookups } from './request-head.ts';
 
 /** Where access log lines go: a pino logger, one object per request. */
 export interface AccessLog {
@@ -24,6 +25,10 @@ export interface ListenerContext {
   metrics: LbMetrics;
   /** Headers added to every response (flat name, value list), e.g. the worker's pid. */
   responseHeaders: string[];
+  /** The same, encoded as header lines, as they are written into every response head. */
+  responseHeaderBytes: Buffer;
+  /** Headers the rate limit and the hash key are taken from, looked up while parsing. */
+  lookups: HeadLookups;
   /** Set while the listener shuts down: responses ask clients to close their connections. */
   closing: boolean;
 }

@@ -86,6 +86,10 @@ export class LoadBalancer {
     // An unchanged rate limit keeps its buckets, so a reload does not hand every client a fresh burst.
     const previousLimiter = previous?.rateLimiter;
     const sameRateLimit = previousLimiter !== undefined && JSON.stringify(rateLimit) === JSON.stringify(previousLimiter.config);
+    const responseHeaders = this.#options.responseHeaders ?? [];
+    let encoded = '';
+    for (let i = 0; i < responseHeaders.length; i += 2) encoded += `${responseHeaders[i]}: ${responseHeaders[i + 1]}\r\n`;
+    const hash = backend.config.hash;
     return {
       name: listenerName(config, index),
       backend,
@@ -94,7 +98,13 @@ export class LoadBalancer {
       rateLimiter: rateLimit === undefined ? undefined : sameRateLimit ? previousLimiter : new RateLimiter(rateLimit),
       accessLog: lbConfig.accessLog ? this.#options.accessLog : undefined,
       metrics: this.#metrics,
-      responseHeaders: this.#options.responseHeaders ?? [],
+      responseHeaders,
+      responseHeaderBytes: Buffer.from(encoded, 'latin1'),
+      lookups: {
+        keyHeader: rateLimit?.by === 'header' ? Buffer.from(rateLimit.header, 'latin1') : undefined,
+        hashHeader: backend.hashes && hash.source === 'header' ? Buffer.from(hash.name, 'latin1') : undefined,
+        wantCookie: backend.hashes && hash.source === 'cookie',
+      },
       closing: false,
     };
   }

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import { ShoalError, type ErrorCode } from '../../core/index.ts';
 
 /**
@@ -16,21 +16,22 @@ export class ProxyError extends ShoalError {
   }
 }
 
-/** Writes `{error:{code,message,details}}` with the error's status; returns the body's length. */
-export function sendProxyError(res: ServerResponse, error: ProxyError, extraHeaders: readonly string[], close: boolean): number {
+/**
+ * The whole response for an error the balancer answers itself: `{error:{code,message,details}}`
+ * with the error's status, `extra` header lines (already encoded) and, when the connection
+ * will close after it, Connection: close. `bodyLength` receives the body's length.
+ */
+export function proxyErrorResponse(error: ProxyError, extra: Buffer, close: boolean): { bytes: Buffer; bodyLength: number } {
   const body = JSON.stringify(error.toJSON());
-  const length = Buffer.byteLength(body);
-  const headers: string[] = ['content-type', 'application/json; charset=utf-8', 'content-length', String(length)];
-  if (error.headers) for (const [name, value] of Object.entries(error.headers)) headers.push(name, value);
-  for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i]);
-  // The request body may still be arriving; closing saves reading (and discarding) all of it.
-  if (close) headers.push('connection', 'close');
-  res.writeHead(error.status, headers);
-  res.end(body);
-  return length;
+  const bodyLength = Buffer.byteLength(body);
+  let head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${bodyLength}\r\n`;
+  if (error.headers) for (const [name, value] of Object.entries(error.headers)) head += `${name}: ${value}\r\n`;
+  const headBytes = Buffer.from(head, 'latin1');
+  const tail = `${close ? 'connection: close\r\n' : ''}\r\n${body}`;
+  return { bytes: Buffer.concat([headBytes, extra, Buffer.from(tail)]), bodyLength };
 }
 
-/** A raw HTTP/1.1 error response for a socket no HTTP response object owns (parse errors, upgrades). */
+/** A raw HTTP/1.1 error response for a connection that closes after it (parse errors, upgrades). */
 export function rawErrorResponse(status: number, reason: string, error: ProxyError): string {
   const body = JSON.stringify(error.toJSON());
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;

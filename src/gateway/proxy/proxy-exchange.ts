@@ -1,110 +1,403 @@
 /**
- * Forwarding one HTTP request to an upstream server and its response back, with retries on a
- * different server, per-try and total timeouts, and the bookkeeping health and balancing need.
+ * Forwarding one request to an upstream server and its response back, at the byte level:
+ * the rewritten head and the body go to a pooled keep-alive connection, and the response's
+ * framing is followed to know when that connection is free again. Retries go to a different
+ * server, within per-try and total timeouts, while nothing of the answer has reached the
+ * client; health and balancing get their bookkeeping.
  *
- * This is the hot path. Each request gets one ProxyExchange; event handlers are module-level
- * functions that find their exchange through a symbol-keyed property on the emitter, and
- * timers get it as an argument, so a request allocates no closures. Bodies are piped, never
- * buffered.
+ * This is the hot path. Socket events reach an exchange through handlers installed once per
+ * connection (see ClientConnection and ConnectionPool), the try timer gets the exchange as an
+ * argument, and bodies are relayed chunk by chunk, never buffered whole.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Backend } from './backend-pool.ts';
-import { clientAddress, clientResponseHeaders, upstreamRequestHeaders, type ForwardedRequest } from './forward-headers.ts';
+import { ChunkedFramer, FRAMING_ERROR, NEED_MORE } from './chunked-framer.ts';
+import type { ClientConnection } from './client-connection.ts';
+import { traceIdOf, upstreamHead, type TraceSource } from './forward-headers.ts';
 import type { ListenerContext } from './listener-context.ts';
-import { ProxyError, sendProxyError } from './proxy-errors.ts';
+import { ProxyError, proxyErrorResponse } from './proxy-errors.ts';
+import type { RequestHead } from './request-head.ts';
+import { ResponseRelay } from './response-relay.ts';
 import type { Upstream } from './upstream.ts';
-
-const exchangeKey = Symbol('shoal.lb.exchange');
-type Tagged<T> = T & { [exchangeKey]?: ProxyExchange };
+import type { UpstreamConnection, UpstreamOwner } from './upstream-pool.ts';
 
 /** Methods a retry cannot harm: repeating them has the effect of sending them once. */
 const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const connectErrors = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND']);
+/** Request body bytes kept for a retry; a longer body is not retried once it has flowed. */
+const REPLAY_LIMIT = 64 * 1024;
 
 const WAITING = 0;
 const STREAMING = 1;
 const FINISHED = 2;
 
-class ProxyExchange {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+function uncork(socket: { uncork(): void }): void {
+  socket.uncork();
+}
+
+function onTryTimeout(exchange: ProxyExchange): void {
+  exchange.tryTimedOut();
+}
+
+export class ProxyExchange implements UpstreamOwner, TraceSource {
+  readonly conn: ClientConnection;
+  readonly head: RequestHead;
   readonly listener: ListenerContext;
   readonly backend: Backend;
-  readonly clientIp: string;
   readonly startMs: number;
   readonly deadlineMs: number;
-  forwarded: ForwardedRequest | undefined;
-  hashKey: string | undefined;
-  hasBody = false;
-  chunkedBody = false;
-  bodyBytes = 0;
+  traceBuf: Buffer | undefined = undefined;
+  traceAt = 0;
+  forwardHead: Buffer | undefined = undefined;
+  hashKey: string | undefined = undefined;
+  /** Request body bytes still to come with a Content-Length. */
+  bodyRemaining = 0;
+  framer: ChunkedFramer | undefined = undefined;
+  requestDone = true;
+  /** Body bytes sent upstream so far, while few enough to send again on a retry. */
+  replay: Buffer[] | undefined = undefined;
+  replayBytes = 0;
   tries = 0;
-  tried: Set<string> | undefined;
-  upstream: Upstream | undefined;
-  proxyReq: Tagged<ClientRequest> | undefined;
-  upstreamRes: Tagged<IncomingMessage> | undefined;
+  tried: Set<string> | undefined = undefined;
+  upstream: Upstream | undefined = undefined;
+  upstreamId: string | undefined = undefined;
+  connection: UpstreamConnection | undefined = undefined;
+  /** The upstream's write buffer is full: request body waits for its drain. */
+  upstreamBlocked = false;
   tryStartMs = 0;
-  timer: NodeJS.Timeout | undefined;
+  timer: NodeJS.Timeout | undefined = undefined;
   phase = WAITING;
+  relay: ResponseRelay | undefined = undefined;
+  /** A byte of an answer (interim or final) went to the client: no retry any more. */
+  answered = false;
+  status = 0;
   bytes = 0;
-  upstreamId: string | undefined;
 
-  constructor(req: IncomingMessage, res: ServerResponse, listener: ListenerContext, clientIp: string, now: number) {
-    this.req = req;
-    this.res = res;
+  constructor(conn: ClientConnection, head: RequestHead, listener: ListenerContext, now: number) {
+    this.conn = conn;
+    this.head = head;
     this.listener = listener;
     this.backend = listener.backend;
-    this.clientIp = clientIp;
     this.startMs = now;
     this.deadlineMs = now + this.backend.config.timeouts.total;
   }
-}
 
-/** Handles one request arriving at a listener. */
-export function handleProxyRequest(listener: ListenerContext, req: IncomingMessage, res: ServerResponse): void {
-  const now = Date.now();
-  const clientIp = clientAddress(req);
-  const exchange = new ProxyExchange(req, res, listener, clientIp, now);
-  (res as Tagged<ServerResponse>)[exchangeKey] = exchange;
-  res.on('close', onClientClose);
-
-  const limiter = listener.rateLimiter;
-  if (limiter !== undefined) {
-    const waitMs = limiter.take(limiter.keyOf(req, clientIp), now);
-    if (waitMs > 0) {
-      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-      listener.metrics.refused(listener.name, 429);
-      finishWithError(exchange, new ProxyError(429, 'RATE_LIMITED', 'too many requests; slow down', { retryAfterSeconds: seconds }, { 'retry-after': String(seconds) }));
-      return;
+  /** Runs right after the head was parsed (the forwarded head is built from the parse). */
+  start(now: number): void {
+    const listener = this.listener;
+    const head = this.head;
+    const clientIp = this.conn.origin.clientIp;
+    const limiter = listener.rateLimiter;
+    if (head.chunked) {
+      this.framer = new ChunkedFramer();
+      this.requestDone = false;
+    } else if (head.contentLength > 0) {
+      this.bodyRemaining = head.contentLength;
+      this.requestDone = false;
     }
-  }
-
-  const contentLength = req.headers['content-length'];
-  if (contentLength !== undefined) {
-    const declared = Number(contentLength);
-    if (listener.maxBodyBytes > 0 && declared > listener.maxBodyBytes) {
+    if (this.head.hasBody) this.replay = [];
+    if (limiter !== undefined) {
+      const waitMs = limiter.take(limiter.keyOf(head.keyValue, clientIp), now);
+      if (waitMs > 0) {
+        const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+        listener.metrics.refused(listener.name, 429);
+        this.fail(new ProxyError(429, 'RATE_LIMITED', 'too many requests; slow down', { retryAfterSeconds: seconds }, { 'retry-after': String(seconds) }));
+        return;
+      }
+    }
+    const maxBody = listener.maxBodyBytes;
+    if (maxBody > 0 && head.contentLength > maxBody) {
       listener.metrics.refused(listener.name, 413);
-      finishWithError(exchange, new ProxyError(413, 'PAYLOAD_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${listener.maxBodyBytes}`, { limit: listener.maxBodyBytes }));
+      this.fail(new ProxyError(413, 'PAYLOAD_TOO_LARGE', `request body of ${head.contentLength} bytes exceeds the limit of ${maxBody}`, { limit: maxBody }));
       return;
     }
-    exchange.hasBody = declared > 0;
-  } else if (req.headers['transfer-encoding'] !== undefined) {
-    exchange.hasBody = true;
-    exchange.chunkedBody = true;
+    const backend = this.backend;
+    if (backend.hashes) this.hashKey = backend.hashKey(head, clientIp);
+    backend.retryBudget.recordRequest(now);
+    const upstream = backend.pick(this.hashKey, undefined, now);
+    if (upstream === undefined) {
+      listener.metrics.refused(listener.name, 503);
+      this.fail(noUpstreamError(backend));
+      return;
+    }
+    this.forwardHead = upstreamHead(head, this.conn.origin, upstream.hostHeader, this);
+    this.#send(upstream, now);
   }
 
-  const backend = exchange.backend;
-  exchange.forwarded = upstreamRequestHeaders(req, clientIp, listener.proto, false);
-  if (backend.hashes) exchange.hashKey = backend.hashKey(req, clientIp);
-  backend.retryBudget.recordRequest(now);
-  const upstream = backend.pick(exchange.hashKey, undefined, now);
-  if (upstream === undefined) {
-    listener.metrics.refused(listener.name, 503);
-    finishWithError(exchange, noUpstreamError(backend));
-    return;
+  #send(upstream: Upstream, now: number): void {
+    const backend = this.backend;
+    this.tries++;
+    this.upstream = upstream;
+    this.upstreamId = upstream.id;
+    upstream.begin();
+    backend.strategy.onStart?.(upstream.id);
+    this.tryStartMs = performance.now();
+    this.timer = setTimeout(onTryTimeout, Math.max(1, Math.min(backend.config.timeouts.try, this.deadlineMs - now)), this);
+    upstream.pool.acquire(this);
   }
-  send(exchange, upstream, now);
+
+  onUpstreamSocket(connection: UpstreamConnection): void {
+    this.connection = connection;
+    this.upstreamBlocked = false;
+    const socket = connection.socket;
+    const replay = this.replay;
+    if (!this.requestDone || (replay !== undefined && replay.length > 0)) {
+      // Head and the first body bytes leave in one write.
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
+    socket.write(this.forwardHead!);
+    if (replay !== undefined) for (let i = 0; i < replay.length; i++) socket.write(replay[i]);
+    // Body bytes the client connection holds can flow now.
+    if (!this.requestDone) this.conn.pump();
+  }
+
+  /** Whether request body bytes can be taken now. */
+  get canTakeBody(): boolean {
+    return !this.requestDone && this.connection !== undefined && !this.upstreamBlocked && this.phase !== FINISHED;
+  }
+
+  /** Takes request body bytes from buf[start, end); returns where the body ended or `end`. */
+  takeBody(buf: Buffer, start: number, end: number): number {
+    let stop: number;
+    const framer = this.framer;
+    if (framer === undefined) {
+      stop = Math.min(end, start + this.bodyRemaining);
+      this.bodyRemaining -= stop - start;
+      if (this.bodyRemaining === 0) this.requestDone = true;
+    } else {
+      const result = framer.feed(buf, start, end);
+      if (result === FRAMING_ERROR) {
+        this.#abortRequest(new ProxyError(400, 'BAD_REQUEST', 'malformed chunked request body'));
+        return end;
+      }
+      stop = result === NEED_MORE ? end : result;
+      if (result !== NEED_MORE) this.requestDone = true;
+      const limit = this.listener.maxBodyBytes;
+      if (limit > 0 && framer.dataBytes > limit) {
+        this.listener.metrics.refused(this.listener.name, 413);
+        this.#abortRequest(new ProxyError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`, { limit }));
+        return end;
+      }
+    }
+    if (stop === start) return stop;
+    const chunk = start === 0 && stop === buf.length ? buf : buf.subarray(start, stop);
+    const replay = this.replay;
+    if (replay !== undefined) {
+      this.replayBytes += chunk.length;
+      if (this.replayBytes <= REPLAY_LIMIT) replay.push(chunk);
+      else this.replay = undefined;
+    }
+    if (!this.connection!.socket.write(chunk)) {
+      this.upstreamBlocked = true;
+      this.conn.pauseReading();
+    }
+    return stop;
+  }
+
+  /** The request body cannot go on: answer (when nothing was answered yet) and close. */
+  #abortRequest(error: ProxyError): void {
+    if (this.answered) this.conn.destroy();
+    else this.fail(error);
+  }
+
+  onUpstreamDrain(): void {
+    if (!this.upstreamBlocked) return;
+    this.upstreamBlocked = false;
+    this.conn.pump();
+  }
+
+  onUpstreamData(chunk: Buffer): void {
+    if (this.phase === FINISHED) return;
+    if (this.relay === undefined) this.relay = new ResponseRelay(this);
+    this.relay.data(chunk);
+  }
+
+  /** The response head arrived (called by the relay): the try succeeded. */
+  responded(status: number): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.phase = STREAMING;
+    this.answered = true;
+    this.status = status;
+    const upstream = this.upstream!;
+    this.backend.recordStatus(upstream, status, Date.now());
+    upstream.metrics.response(status, (performance.now() - this.tryStartMs) / 1000);
+  }
+
+  /** An interim (1xx) response was passed on. */
+  interim(): void {
+    this.answered = true;
+  }
+
+  onUpstreamEnd(): void {
+    this.relay?.upstreamEnded();
+  }
+
+  onUpstreamClose(error: NodeJS.ErrnoException | undefined): void {
+    this.connection = undefined;
+    if (this.phase === FINISHED) return;
+    if (this.phase === WAITING) {
+      const kind = error?.code !== undefined && connectErrors.has(error.code) ? 'connect' : 'reset';
+      const reason = error?.code ?? error?.message ?? 'connection closed before a response';
+      this.upstreamFailed(kind, reason);
+      return;
+    }
+    // Mid-response: the client's response cannot be completed either.
+    this.backend.recordFailure(this.upstream!, 'reset', Date.now());
+    this.conn.destroy();
+  }
+
+  /** The try failed before a response: retry elsewhere when allowed, else answer 502. */
+  upstreamFailed(kind: 'connect' | 'reset', reason: string): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.#dropUpstream();
+    const upstream = this.upstream!;
+    const now = Date.now();
+    this.#endTry(false);
+    this.backend.recordFailure(upstream, kind, now);
+    this.#retryOrFail(upstream, now, new ProxyError(502, 'BAD_GATEWAY', `upstream server ${upstream.id} failed: ${reason}`, { upstream: upstream.id, reason }));
+  }
+
+  tryTimedOut(): void {
+    this.timer = undefined;
+    if (this.phase !== WAITING) return;
+    this.#dropUpstream();
+    const upstream = this.upstream!;
+    const now = Date.now();
+    this.#endTry(false);
+    this.backend.recordFailure(upstream, 'timeout', now);
+    const error =
+      now < this.deadlineMs
+        ? new ProxyError(504, 'TIMEOUT', `upstream server ${upstream.id} did not answer within ${this.backend.config.timeouts.try}ms`, { upstream: upstream.id })
+        : new ProxyError(504, 'TIMEOUT', `no upstream server answered within ${this.backend.config.timeouts.total}ms`, { upstream: upstream.id, tries: this.tries });
+    this.#retryOrFail(upstream, now, error);
+  }
+
+  /**
+   * Tries another server when that is safe: an idempotent method, a body that can be sent
+   * again, no answer started, tries and time left, and the retry budget.
+   */
+  #retryOrFail(failed: Upstream, now: number, error: ProxyError): void {
+    const backend = this.backend;
+    const retryable =
+      idempotentMethods.has(this.head.method) &&
+      (!this.head.hasBody || this.replay !== undefined) &&
+      !this.answered &&
+      this.tries <= backend.config.retries.max &&
+      now < this.deadlineMs &&
+      !this.conn.destroyed;
+    if (retryable) {
+      const tried = (this.tried ??= new Set());
+      tried.add(failed.id);
+      if (backend.eligible.length > tried.size && backend.retryBudget.tryRetry(now)) {
+        const next = backend.pick(this.hashKey, tried, now);
+        if (next !== undefined) {
+          this.relay = undefined;
+          this.#send(next, now);
+          return;
+        }
+      }
+    }
+    this.fail(error);
+  }
+
+  /** Lets go of the upstream connection (or the wait for one) without reusing it. */
+  #dropUpstream(): void {
+    const connection = this.connection;
+    if (connection !== undefined) {
+      this.connection = undefined;
+      connection.pool.discard(connection);
+    } else if (this.upstream !== undefined) {
+      this.upstream.pool.cancel(this);
+    }
+  }
+
+  /** Ends the current try's accounting with its upstream and strategy. */
+  #endTry(ok: boolean): void {
+    const upstream = this.upstream;
+    if (upstream === undefined) return;
+    this.upstream = undefined;
+    upstream.end();
+    this.backend.strategy.onEnd?.(upstream.id, { latencyMs: performance.now() - this.tryStartMs, ok });
+  }
+
+  /** Answers with an error, unless an answer already started: then the client connection goes. */
+  fail(error: ProxyError): void {
+    if (this.phase === FINISHED) return;
+    if (this.answered) {
+      this.conn.destroy();
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.phase = FINISHED;
+    this.#dropUpstream();
+    this.#endTry(false);
+    this.status = error.status;
+    // Unless the request body was read to its end, close: the rest of it is of no use.
+    const close = this.conn.closing || !this.requestDone || error.status === 413 || !this.head.keepAlive;
+    const response = proxyErrorResponse(error, this.listener.responseHeaderBytes, close);
+    this.bytes = response.bodyLength;
+    this.answered = true;
+    this.conn.write(response.bytes);
+    this.#log();
+    this.conn.exchangeDone(close);
+  }
+
+  /** The response went out whole (called by the relay). */
+  completed(reusable: boolean, closeClient: boolean): void {
+    this.phase = FINISHED;
+    const connection = this.connection;
+    if (connection !== undefined) {
+      this.connection = undefined;
+      // A server that answered before taking the whole body has the rest still coming.
+      if (reusable && this.requestDone && !this.upstreamBlocked) {
+        connection.socket.resume();
+        connection.pool.release(connection);
+      } else {
+        connection.pool.discard(connection);
+      }
+    }
+    this.#endTry(this.status < 500);
+    this.#log();
+    this.conn.exchangeDone(closeClient || !this.requestDone);
+  }
+
+  /** The client connection closed before the exchange finished. */
+  clientGone(): void {
+    if (this.phase === FINISHED) return;
+    const answered = this.phase === STREAMING;
+    this.phase = FINISHED;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.#dropUpstream();
+    this.#endTry(answered && this.status < 500);
+    // 499 as nginx logs it: the client closed before an answer was sent.
+    if (!answered) this.status = 499;
+    this.#log();
+  }
+
+  /** The client connection can take more: the upstream may send again. */
+  clientDrained(): void {
+    if (this.phase === STREAMING) this.connection?.socket.resume();
+  }
+
+  #log(): void {
+    const accessLog = this.listener.accessLog;
+    if (accessLog === undefined) return;
+    accessLog.info({
+      method: this.head.method,
+      path: this.head.target,
+      status: this.status,
+      upstream: this.upstreamId ?? null,
+      durationMs: Date.now() - this.startMs,
+      bytes: this.bytes,
+      clientIp: this.conn.origin.clientIp,
+      traceId: traceIdOf(this),
+      tries: this.tries,
+    });
+  }
 }
 
 function noUpstreamError(backend: Backend): ProxyError {
@@ -112,227 +405,4 @@ function noUpstreamError(backend: Backend): ProxyError {
     return new ProxyError(503, 'UNAVAILABLE', `no healthy upstream server in backend "${backend.name}"`, { backend: backend.name });
   }
   return new ProxyError(503, 'CIRCUIT_OPEN', `every upstream server of backend "${backend.name}" is refusing requests (circuit open or at its concurrency limit)`, { backend: backend.name });
-}
-
-function send(exchange: ProxyExchange, upstream: Upstream, now: number): void {
-  const backend = exchange.backend;
-  const req = exchange.req;
-  exchange.tries++;
-  exchange.upstream = upstream;
-  exchange.upstreamId = upstream.id;
-  upstream.begin();
-  backend.strategy.onStart?.(upstream.id);
-  exchange.tryStartMs = performance.now();
-  const proxyReq: Tagged<ClientRequest> = httpRequest({
-    agent: upstream.agent,
-    host: upstream.host,
-    port: upstream.port,
-    method: req.method,
-    path: req.url,
-    headers: exchange.forwarded!.headers,
-  });
-  proxyReq[exchangeKey] = exchange;
-  exchange.proxyReq = proxyReq;
-  proxyReq.on('response', onUpstreamResponse);
-  proxyReq.on('error', onUpstreamError);
-  exchange.timer = setTimeout(onTryTimeout, Math.max(1, Math.min(backend.config.timeouts.try, exchange.deadlineMs - now)), exchange);
-  if (!exchange.hasBody) proxyReq.end();
-  else proxyReq.on('socket', onUpstreamSocket);
-}
-
-/**
- * The body starts flowing only once the upstream connection is up: if connecting fails, none
- * of it has been read, so the request can still be retried elsewhere.
- */
-function onUpstreamSocket(this: Tagged<ClientRequest>, socket: Socket): void {
-  if (socket.connecting) socket.once('connect', () => startBody(this));
-  else startBody(this);
-}
-
-function startBody(proxyReq: Tagged<ClientRequest>): void {
-  const exchange = proxyReq[exchangeKey];
-  if (exchange === undefined || exchange.proxyReq !== proxyReq || exchange.phase === FINISHED) return;
-  const req = exchange.req as Tagged<IncomingMessage>;
-  if (exchange.chunkedBody && exchange.listener.maxBodyBytes > 0 && req[exchangeKey] === undefined) {
-    req[exchangeKey] = exchange;
-    req.on('data', onRequestData);
-  }
-  req.pipe(proxyReq);
-}
-
-/** Counts a body of unknown length against the limit while it streams. */
-function onRequestData(this: Tagged<IncomingMessage>, chunk: Buffer): void {
-  const exchange = this[exchangeKey]!;
-  exchange.bodyBytes += chunk.length;
-  const limit = exchange.listener.maxBodyBytes;
-  if (exchange.bodyBytes <= limit || exchange.phase === FINISHED) return;
-  this.off('data', onRequestData);
-  const proxyReq = exchange.proxyReq;
-  if (proxyReq) {
-    this.unpipe(proxyReq);
-    exchange.proxyReq = undefined;
-    proxyReq.destroy();
-  }
-  endTry(exchange, false);
-  exchange.listener.metrics.refused(exchange.listener.name, 413);
-  if (exchange.phase === WAITING) {
-    finishWithError(exchange, new ProxyError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`, { limit }));
-  } else {
-    exchange.res.destroy();
-  }
-}
-
-function onUpstreamResponse(this: Tagged<ClientRequest>, upstreamRes: Tagged<IncomingMessage>): void {
-  const exchange = this[exchangeKey];
-  if (exchange === undefined || exchange.proxyReq !== this || exchange.phase !== WAITING) {
-    upstreamRes.resume();
-    return;
-  }
-  clearTimeout(exchange.timer);
-  exchange.timer = undefined;
-  const status = upstreamRes.statusCode ?? 502;
-  const upstream = exchange.upstream!;
-  exchange.backend.recordStatus(upstream, status, Date.now());
-  upstream.metrics.response(status, (performance.now() - exchange.tryStartMs) / 1000);
-  exchange.phase = STREAMING;
-  exchange.upstreamRes = upstreamRes;
-  upstreamRes[exchangeKey] = exchange;
-  upstreamRes.on('error', onUpstreamResponseError);
-  const listener = exchange.listener;
-  const res = exchange.res;
-  res.writeHead(status, upstreamRes.statusMessage, clientResponseHeaders(upstreamRes.rawHeaders, listener.responseHeaders));
-  if (listener.closing) res.shouldKeepAlive = false;
-  if (listener.accessLog !== undefined) {
-    const length = upstreamRes.headers['content-length'];
-    if (length !== undefined) exchange.bytes = Number(length);
-    else upstreamRes.on('data', onResponseData);
-  }
-  upstreamRes.pipe(res);
-}
-
-function onResponseData(this: Tagged<IncomingMessage>, chunk: Buffer): void {
-  this[exchangeKey]!.bytes += chunk.length;
-}
-
-/** The upstream failed mid-response: the client's response cannot be completed either. */
-function onUpstreamResponseError(this: Tagged<IncomingMessage>): void {
-  const exchange = this[exchangeKey];
-  if (exchange !== undefined && exchange.upstream !== undefined) exchange.backend.recordFailure(exchange.upstream, 'reset', Date.now());
-  exchange?.res.destroy();
-}
-
-function onUpstreamError(this: Tagged<ClientRequest>, err: NodeJS.ErrnoException): void {
-  const exchange = this[exchangeKey];
-  if (exchange === undefined || exchange.proxyReq !== this) return;
-  exchange.proxyReq = undefined;
-  clearTimeout(exchange.timer);
-  exchange.timer = undefined;
-  if (exchange.phase !== WAITING) {
-    exchange.res.destroy();
-    return;
-  }
-  const upstream = exchange.upstream!;
-  const now = Date.now();
-  const kind = err.code !== undefined && connectErrors.has(err.code) ? 'connect' : 'reset';
-  endTry(exchange, false);
-  exchange.backend.recordFailure(upstream, kind, now);
-  retryOrFail(exchange, upstream, now, new ProxyError(502, 'BAD_GATEWAY', `upstream server ${upstream.id} failed: ${err.code ?? err.message}`, { upstream: upstream.id, reason: err.code ?? err.message }));
-}
-
-function onTryTimeout(exchange: ProxyExchange): void {
-  exchange.timer = undefined;
-  const proxyReq = exchange.proxyReq;
-  if (proxyReq === undefined || exchange.phase !== WAITING) return;
-  exchange.proxyReq = undefined;
-  if (exchange.hasBody) exchange.req.unpipe(proxyReq);
-  proxyReq.destroy();
-  const upstream = exchange.upstream!;
-  const now = Date.now();
-  endTry(exchange, false);
-  exchange.backend.recordFailure(upstream, 'timeout', now);
-  const budgetLeft = now < exchange.deadlineMs;
-  const error = budgetLeft
-    ? new ProxyError(504, 'TIMEOUT', `upstream server ${upstream.id} did not answer within ${exchange.backend.config.timeouts.try}ms`, { upstream: upstream.id })
-    : new ProxyError(504, 'TIMEOUT', `no upstream server answered within ${exchange.backend.config.timeouts.total}ms`, { upstream: upstream.id, tries: exchange.tries });
-  retryOrFail(exchange, upstream, now, error);
-}
-
-/**
- * Tries another server when that is safe: an idempotent method, a body not yet read (nothing
- * was consumed that could not be sent again), tries and time left, and the retry budget.
- */
-function retryOrFail(exchange: ProxyExchange, failed: Upstream, now: number, error: ProxyError): void {
-  const backend = exchange.backend;
-  const req = exchange.req;
-  const retryable =
-    idempotentMethods.has(req.method ?? '') &&
-    (!exchange.hasBody || !req.readableDidRead) &&
-    exchange.tries <= backend.config.retries.max &&
-    now < exchange.deadlineMs &&
-    !exchange.res.destroyed;
-  if (retryable) {
-    const tried = (exchange.tried ??= new Set());
-    tried.add(failed.id);
-    if (backend.eligible.length > tried.size && backend.retryBudget.tryRetry(now)) {
-      const next = backend.pick(exchange.hashKey, tried, now);
-      if (next !== undefined) {
-        send(exchange, next, now);
-        return;
-      }
-    }
-  }
-  finishWithError(exchange, error);
-}
-
-/** Ends the current try's accounting with its upstream and strategy. */
-function endTry(exchange: ProxyExchange, ok: boolean): void {
-  const upstream = exchange.upstream;
-  if (upstream === undefined) return;
-  exchange.upstream = undefined;
-  upstream.end();
-  exchange.backend.strategy.onEnd?.(upstream.id, { latencyMs: performance.now() - exchange.tryStartMs, ok });
-}
-
-function finishWithError(exchange: ProxyExchange, error: ProxyError): void {
-  const res = exchange.res;
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  exchange.phase = STREAMING;
-  // Unless the request body was read to its end, close: the rest of it is of no use.
-  const close = exchange.listener.closing || (exchange.hasBody && !exchange.req.complete) || error.status === 413;
-  exchange.bytes = sendProxyError(res, error, exchange.listener.responseHeaders, close);
-}
-
-/** The client's response is done (or the client went away): release everything still held. */
-function onClientClose(this: Tagged<ServerResponse>): void {
-  const exchange = this[exchangeKey]!;
-  const wasWaiting = exchange.phase === WAITING;
-  exchange.phase = FINISHED;
-  if (exchange.timer !== undefined) clearTimeout(exchange.timer);
-  const proxyReq = exchange.proxyReq;
-  if (proxyReq !== undefined) {
-    exchange.proxyReq = undefined;
-    proxyReq.destroy();
-  }
-  const upstreamRes = exchange.upstreamRes;
-  if (upstreamRes !== undefined && !upstreamRes.complete) upstreamRes.destroy();
-  endTry(exchange, !wasWaiting && exchange.res.statusCode < 500);
-  const accessLog = exchange.listener.accessLog;
-  if (accessLog !== undefined) {
-    const req = exchange.req;
-    accessLog.info({
-      method: req.method,
-      path: req.url,
-      // 499 as nginx logs it: the client closed before an answer was sent.
-      status: this.headersSent ? this.statusCode : 499,
-      upstream: exchange.upstreamId ?? null,
-      durationMs: Date.now() - exchange.startMs,
-      bytes: exchange.bytes,
-      clientIp: exchange.clientIp,
-      traceId: exchange.forwarded?.traceId ?? null,
-      tries: exchange.tries,
-    });
-  }
 }

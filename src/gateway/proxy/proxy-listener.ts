@@ -1,76 +1,58 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { ClientConnection, type ConnectionHost } from './client-connection.ts';
 import type { HostPort, LimitsConfig } from './config-schema.ts';
 import type { ListenerContext } from './listener-context.ts';
-import { handleProxyRequest } from './proxy-exchange.ts';
-import { ProxyError, rawErrorResponse } from './proxy-errors.ts';
-import { handleUpgrade } from './upgrade-proxy.ts';
 
-type ClientSocket = Duplex & { _httpMessage?: ServerResponse | null };
-
-/**
- * A malformed or too slow request never reaches a handler: Node's parser reports it here. The
- * client gets a JSON error naming the problem, and the connection closes.
- */
-function onClientError(this: Server, err: NodeJS.ErrnoException, socket: ClientSocket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
-    socket.destroy();
-    return;
-  }
-  let response: string;
-  if (err.code === 'HPE_HEADER_OVERFLOW') {
-    response = rawErrorResponse(431, 'Request Header Fields Too Large', new ProxyError(431, 'HEADERS_TOO_LARGE', 'request headers are too large'));
-  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    response = rawErrorResponse(408, 'Request Timeout', new ProxyError(408, 'REQUEST_TIMEOUT', 'the request was not received in time'));
-  } else {
-    response = rawErrorResponse(400, 'Bad Request', new ProxyError(400, 'BAD_REQUEST', `malformed request: ${err.code ?? err.message}`));
-  }
-  socket.end(response);
-}
-
-/** Node checks connection timeouts on an interval; a fraction of the header timeout keeps them prompt. */
+/** Timeouts are checked on an interval; a fraction of the header timeout keeps them prompt. */
 function checkingInterval(limits: LimitsConfig): number {
   return Math.max(100, Math.min(1000, Math.floor(limits.headersTimeout / 4)));
 }
 
 /**
- * One listening address of the balancer: a node:http server with the listener's limits, whose
- * requests go to the backend in its context. Reload replaces the context and limits in place.
+ * One listening address of the balancer: a TCP server whose connections speak HTTP/1.1 to the
+ * balancer's own parser (see ClientConnection), sending requests to the backend in its context.
+ * Reload replaces the context and limits in place; open connections pick them up.
  */
-export class ProxyListener {
+export class ProxyListener implements ConnectionHost {
   readonly key: string;
   readonly server: Server;
+  readonly connections = new Set<ClientConnection>();
   context: ListenerContext;
+  limits: LimitsConfig;
+  closing = false;
+  nowMs = Date.now();
   #address: HostPort;
-  #maxHeaderBytes: number;
+  #sweeper: NodeJS.Timeout | undefined;
+  #interval = 0;
 
   constructor(key: string, address: HostPort, limits: LimitsConfig, context: ListenerContext) {
     this.key = key;
     this.#address = address;
     this.context = context;
-    this.#maxHeaderBytes = limits.maxHeaderBytes;
-    this.server = createServer({
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headersTimeout,
-      requestTimeout: limits.requestTimeout,
-      keepAliveTimeout: limits.idleTimeout,
-      connectionsCheckingInterval: checkingInterval(limits),
-    });
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => handleProxyRequest(this.context, req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(this.context, req, socket, head));
-    this.server.on('clientError', onClientError);
+    this.limits = limits;
+    // Half-open: a client that finished sending still gets its answer.
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => new ClientConnection(socket, this));
     this.applyLimits(limits);
   }
 
-  /** Limits a running server can take; the header size limit is fixed when the server is made. */
+  /** Limits a running listener takes at once; every one of them can change. */
   applyLimits(limits: LimitsConfig): string[] {
-    const server = this.server;
-    server.headersTimeout = limits.headersTimeout;
-    server.requestTimeout = limits.requestTimeout;
-    server.keepAliveTimeout = limits.idleTimeout;
-    server.maxConnections = limits.maxConnections ?? Infinity;
-    return limits.maxHeaderBytes === this.#maxHeaderBytes ? [] : ['maxHeaderBytes'];
+    this.limits = limits;
+    this.server.maxConnections = limits.maxConnections ?? Infinity;
+    const interval = checkingInterval(limits);
+    if (interval !== this.#interval) {
+      this.#interval = interval;
+      clearInterval(this.#sweeper);
+      this.#sweeper = setInterval(() => this.#sweep(), interval);
+      this.#sweeper.unref();
+    }
+    return [];
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    this.nowMs = now;
+    for (const connection of this.connections) connection.checkTimeouts(now);
   }
 
   listen(): Promise<HostPort> {
@@ -99,22 +81,27 @@ export class ProxyListener {
    * response), and after `timeoutMs` closes whatever is left.
    */
   close(timeoutMs: number): Promise<void> {
+    this.closing = true;
     this.context.closing = true;
     const server = this.server;
     return new Promise((resolve) => {
-      if (!server.listening) {
-        resolve();
-        return;
-      }
-      const sweep = setInterval(() => server.closeIdleConnections(), 100);
-      const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+      const closeIdle = (): void => {
+        for (const connection of this.connections) if (connection.idle) connection.destroy();
+      };
+      const sweep = setInterval(closeIdle, 100);
+      const deadline = setTimeout(() => {
+        for (const connection of this.connections) connection.destroy();
+      }, timeoutMs);
       deadline.unref();
-      server.close(() => {
+      const done = (): void => {
         clearInterval(sweep);
         clearTimeout(deadline);
+        clearInterval(this.#sweeper);
         resolve();
-      });
-      server.closeIdleConnections();
+      };
+      if (server.listening) server.close(done);
+      else done();
+      closeIdle();
     });
   }
 }

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { RateLimitConfig } from './config-schema.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -19,12 +18,9 @@ export class RateLimiter {
     this.#burst = config.burst ?? Math.max(1, Math.ceil(config.ratePerSecond));
   }
 
-  /** The key a request is counted under. */
-  keyOf(req: IncomingMessage, clientIp: string): string {
-    if (this.config.by === 'header') {
-      const value = req.headers[this.config.header];
-      if (typeof value === 'string' && value !== '') return `k:${value}`;
-    }
+  /** The key a request is counted under, given the configured header's value. */
+  keyOf(headerValue: string | undefined, clientIp: string): string {
+    if (this.config.by === 'header' && headerValue !== undefined && headerValue !== '') return `k:${headerValue}`;
     return `a:${clientIp}`;
   }
 

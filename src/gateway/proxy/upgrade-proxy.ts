@@ -1,94 +1,196 @@
 /**
- * WebSocket (and any other HTTP/1.1 Upgrade) passthrough: the upgrade request is forwarded
- * like any other; once the upstream agrees (101), the two sockets are piped to each other
- * and the balancer no longer looks at the bytes.
+ * WebSocket (and any other HTTP/1.1 Upgrade) passthrough: the upgrade request goes to the
+ * upstream on a connection of its own, never a pooled one, since it will not come back; once
+ * the upstream agrees (101), bytes flow both ways untouched. A refusal is passed on and the
+ * client connection closes after it.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { clientAddress, upstreamRequestHeaders } from './forward-headers.ts';
+import { connect, type Socket } from 'node:net';
+import { ChunkedFramer, NEED_MORE } from './chunked-framer.ts';
+import type { ClientConnection } from './client-connection.ts';
+import { upstreamHead, type TraceSource } from './forward-headers.ts';
 import type { ListenerContext } from './listener-context.ts';
-import { ProxyError, rawErrorResponse } from './proxy-errors.ts';
+import { ProxyError } from './proxy-errors.ts';
+import type { RequestHead } from './request-head.ts';
+import { CLOSE, clientResponseHead, headLength, parseResponseHead } from './response-head.ts';
+import type { Upstream } from './upstream.ts';
 
-function rawHead(status: number, message: string, rawHeaders: readonly string[]): string {
-  let head = `HTTP/1.1 ${status} ${message}\r\n`;
-  for (let i = 0; i < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
-  return `${head}\r\n`;
-}
+const CONNECTING = 0;
+const OPEN = 1;
+const REFUSED = 2;
+const DONE = 3;
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const noExtra = Buffer.alloc(0);
 
-function refuse(socket: Duplex, status: number, reason: string, error: ProxyError): void {
-  if (socket.writable) socket.end(rawErrorResponse(status, reason, error));
-  else socket.destroy();
-}
+export class UpgradeTunnel implements TraceSource {
+  readonly #conn: ClientConnection;
+  readonly #context: ListenerContext;
+  #upstream: Upstream | undefined;
+  #socket: Socket | undefined;
+  #state = CONNECTING;
+  #pendingClient: Buffer[] = [];
+  #pendingHead: Buffer | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** A refused upgrade's body: bytes left, or a framer, or neither (until the server closes). */
+  #remaining = -1;
+  #framer: ChunkedFramer | undefined;
+  traceBuf: Buffer | undefined;
+  traceAt = 0;
 
-export function handleUpgrade(listener: ListenerContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  socket.on('error', () => socket.destroy());
-  const now = Date.now();
-  const clientIp = clientAddress(req);
-  const limiter = listener.rateLimiter;
-  if (limiter !== undefined) {
-    const waitMs = limiter.take(limiter.keyOf(req, clientIp), now);
-    if (waitMs > 0) {
-      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-      listener.metrics.refused(listener.name, 429);
-      refuse(socket, 429, 'Too Many Requests', new ProxyError(429, 'RATE_LIMITED', 'too many requests; slow down', { retryAfterSeconds: seconds }));
+  constructor(conn: ClientConnection, head: RequestHead, context: ListenerContext, rest: Buffer | undefined, now: number) {
+    this.#conn = conn;
+    this.#context = context;
+    const clientIp = conn.origin.clientIp;
+    const limiter = context.rateLimiter;
+    if (limiter !== undefined) {
+      const waitMs = limiter.take(limiter.keyOf(head.keyValue, clientIp), now);
+      if (waitMs > 0) {
+        const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+        context.metrics.refused(context.name, 429);
+        this.#refuse(429, 'Too Many Requests', new ProxyError(429, 'RATE_LIMITED', 'too many requests; slow down', { retryAfterSeconds: seconds }));
+        return;
+      }
+    }
+    const backend = context.backend;
+    const upstream = backend.pick(backend.hashes ? backend.hashKey(head, clientIp) : undefined, undefined, now);
+    if (upstream === undefined) {
+      this.#refuse(503, 'Service Unavailable', new ProxyError(503, 'UNAVAILABLE', `no healthy upstream server in backend "${backend.name}"`));
       return;
     }
+    this.#upstream = upstream;
+    upstream.begin();
+    const forward = upstreamHead(head, conn.origin, upstream.hostHeader, this);
+    if (rest !== undefined) this.#pendingClient.push(rest);
+    const socket = connect({ host: upstream.host, port: upstream.port, noDelay: true });
+    this.#socket = socket;
+    socket.write(forward);
+    socket.on('data', (chunk: Buffer) => this.#upstreamData(chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.#upstreamError(err));
+    socket.on('close', () => this.#upstreamClosed());
+    socket.on('drain', () => conn.socket.resume());
+    this.#timer = setTimeout(() => {
+      backend.recordFailure(upstream, 'timeout', Date.now());
+      this.#refuse(504, 'Gateway Timeout', new ProxyError(504, 'TIMEOUT', `upstream server ${upstream.id} did not answer the upgrade in time`));
+    }, backend.config.timeouts.try);
   }
-  const backend = listener.backend;
-  const upstream = backend.pick(backend.hashes ? backend.hashKey(req, clientIp) : undefined, undefined, now);
-  if (upstream === undefined) {
-    refuse(socket, 503, 'Service Unavailable', new ProxyError(503, 'UNAVAILABLE', `no healthy upstream server in backend "${backend.name}"`));
-    return;
+
+  clientData(chunk: Buffer): void {
+    if (this.#state === OPEN) {
+      if (!this.#socket!.write(chunk)) this.#conn.pauseReading();
+    } else if (this.#state === CONNECTING) {
+      this.#pendingClient.push(chunk);
+      // Nothing more is needed before the upstream answers.
+      this.#conn.pauseReading();
+    }
   }
-  upstream.begin();
-  let ended = false;
-  const release = (): void => {
-    if (ended) return;
-    ended = true;
-    upstream.end();
-  };
-  const forwarded = upstreamRequestHeaders(req, clientIp, listener.proto, true);
-  const proxyReq = httpRequest({ agent: upstream.agent, host: upstream.host, port: upstream.port, method: req.method, path: req.url, headers: forwarded.headers });
-  const timer = setTimeout(() => {
-    proxyReq.destroy();
-    backend.recordFailure(upstream, 'timeout', Date.now());
-    refuse(socket, 504, 'Gateway Timeout', new ProxyError(504, 'TIMEOUT', `upstream server ${upstream.id} did not answer the upgrade in time`));
-    release();
-  }, backend.config.timeouts.try);
-  socket.once('close', () => {
-    clearTimeout(timer);
-    proxyReq.destroy();
-    release();
-  });
-  proxyReq.on('error', (err: NodeJS.ErrnoException) => {
-    clearTimeout(timer);
-    backend.recordFailure(upstream, err.code === 'ECONNREFUSED' ? 'connect' : 'reset', Date.now());
-    refuse(socket, 502, 'Bad Gateway', new ProxyError(502, 'BAD_GATEWAY', `upstream server ${upstream.id} failed: ${err.code ?? err.message}`));
-    release();
-  });
-  proxyReq.on('upgrade', (upstreamRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
-    clearTimeout(timer);
-    backend.recordStatus(upstream, 101, Date.now());
-    upstreamSocket.on('error', () => socket.destroy());
-    socket.on('error', () => upstreamSocket.destroy());
-    upstreamSocket.once('close', () => socket.destroy());
-    socket.once('close', () => upstreamSocket.destroy());
-    socket.write(rawHead(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage ?? 'Switching Protocols', upstreamRes.rawHeaders));
-    if (upstreamHead.length > 0) socket.write(upstreamHead);
-    if (head.length > 0) upstreamSocket.write(head);
-    upstreamSocket.pipe(socket);
-    socket.pipe(upstreamSocket);
-  });
-  // The upstream declined to switch protocols: relay its answer and close.
-  proxyReq.on('response', (upstreamRes: IncomingMessage) => {
-    clearTimeout(timer);
-    backend.recordStatus(upstream, upstreamRes.statusCode ?? 502, Date.now());
-    const headers = upstreamRes.rawHeaders.filter((_, i, all) => {
-      const name = all[i - (i % 2)].toLowerCase();
-      return name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding';
-    });
-    socket.write(rawHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage ?? '', [...headers, 'connection', 'close']));
-    upstreamRes.pipe(socket);
-  });
-  proxyReq.end();
+
+  clientDrained(): void {
+    this.#socket?.resume();
+  }
+
+  /** The client finished sending: so does the tunnel's upstream side. */
+  clientEnded(): void {
+    if (this.#state === OPEN) this.#socket!.end();
+  }
+
+  clientClosed(): void {
+    this.#finish();
+  }
+
+  #upstreamData(chunk: Buffer): void {
+    const conn = this.#conn;
+    if (this.#state === OPEN) {
+      if (!conn.write(chunk)) this.#socket!.pause();
+      return;
+    }
+    if (this.#state === REFUSED) {
+      this.#relayRefusal(chunk, 0);
+      return;
+    }
+    if (this.#state !== CONNECTING) return;
+    const buf = this.#pendingHead === undefined ? chunk : Buffer.concat([this.#pendingHead, chunk]);
+    this.#pendingHead = undefined;
+    const at = buf.indexOf(HEAD_END);
+    if (at === -1) {
+      this.#pendingHead = buf;
+      return;
+    }
+    const end = at + 4;
+    const head = parseResponseHead(buf, end);
+    const upstream = this.#upstream!;
+    const backend = this.#context.backend;
+    clearTimeout(this.#timer);
+    if (typeof head === 'string') {
+      backend.recordFailure(upstream, 'reset', Date.now());
+      this.#refuse(502, 'Bad Gateway', new ProxyError(502, 'BAD_GATEWAY', `upstream server ${upstream.id} sent an invalid response: ${head}`));
+      return;
+    }
+    backend.recordStatus(upstream, head.status, Date.now());
+    if (head.status === 101) {
+      this.#state = OPEN;
+      conn.write(end === buf.length ? buf : buf.subarray(0, end));
+      if (end < buf.length) conn.write(buf.subarray(end));
+      for (const pending of this.#pendingClient.splice(0)) this.#socket!.write(pending);
+      conn.socket.resume();
+      return;
+    }
+    // The upstream declined to switch protocols: relay its answer and close.
+    this.#state = REFUSED;
+    const out = clientResponseHead(head, noExtra, CLOSE, 0, 0);
+    conn.write(out.subarray(0, headLength));
+    if (head.chunked) this.#framer = new ChunkedFramer();
+    else this.#remaining = head.status === 204 || head.status === 304 ? 0 : head.contentLength;
+    if (this.#remaining === 0) this.#closeClient();
+    else if (end < buf.length) this.#relayRefusal(buf, end);
+  }
+
+  #relayRefusal(buf: Buffer, start: number): void {
+    let stop = buf.length;
+    if (this.#framer !== undefined) {
+      const result = this.#framer.feed(buf, start, buf.length);
+      if (result >= 0) stop = result;
+      else if (result !== NEED_MORE) return this.#conn.destroy();
+    } else if (this.#remaining > 0) {
+      stop = Math.min(buf.length, start + this.#remaining);
+      this.#remaining -= stop - start;
+    }
+    this.#conn.write(buf.subarray(start, stop));
+    if (this.#remaining === 0 || this.#framer?.done === true) this.#closeClient();
+  }
+
+  #closeClient(): void {
+    this.#conn.end();
+    this.#finish();
+  }
+
+  #upstreamError(err: NodeJS.ErrnoException): void {
+    if (this.#state !== CONNECTING || this.#upstream === undefined) return;
+    clearTimeout(this.#timer);
+    const upstream = this.#upstream;
+    this.#context.backend.recordFailure(upstream, err.code === 'ECONNREFUSED' ? 'connect' : 'reset', Date.now());
+    this.#refuse(502, 'Bad Gateway', new ProxyError(502, 'BAD_GATEWAY', `upstream server ${upstream.id} failed: ${err.code ?? err.message}`));
+  }
+
+  #upstreamClosed(): void {
+    if (this.#state === CONNECTING) {
+      this.#upstreamError(Object.assign(new Error('connection closed before a response'), { code: 'ECONNRESET' }));
+      return;
+    }
+    // The tunnel's far end is gone: let what was sent reach the client, then close.
+    this.#conn.end();
+    this.#finish();
+  }
+
+  #refuse(status: number, reason: string, error: ProxyError): void {
+    this.#conn.refuse(status, reason, error);
+    this.#finish();
+  }
+
+  /** Releases the upstream slot and the upstream connection, once. */
+  #finish(): void {
+    if (this.#state === DONE) return;
+    this.#state = DONE;
+    clearTimeout(this.#timer);
+    this.#socket?.destroy();
+    this.#upstream?.end();
+  }
 }

@@ -1,9 +1,9 @@
-import { Agent } from 'node:http';
 import type { Endpoint } from '../../balance/index.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import type { BackendConfig } from './config-schema.ts';
 import type { UpstreamErrorKind, UpstreamMetrics } from './lb-metrics.ts';
 import { OutlierDetector } from './outlier-detector.ts';
+import { ConnectionPool } from './upstream-pool.ts';
 
 /**
  * One upstream server of a backend: its connection pool, and the state that decides whether
@@ -19,7 +19,7 @@ export class Upstream implements Endpoint {
   readonly hostHeader: string;
   weight: number;
   configuredWeight: number;
-  readonly agent: Agent;
+  readonly pool: ConnectionPool;
   readonly circuit: CircuitBreaker;
   readonly outlier: OutlierDetector;
   readonly metrics: UpstreamMetrics;
@@ -41,8 +41,7 @@ export class Upstream implements Endpoint {
     this.hostHeader = parsed.host;
     this.weight = weight;
     this.configuredWeight = weight;
-    // LIFO reuses the most recently used socket, so idle ones age out instead of all being kept warm.
-    this.agent = new Agent({ keepAlive: true, maxSockets: config.maxSocketsPerServer, maxFreeSockets: config.maxSocketsPerServer, scheduling: 'lifo', timeout: config.timeouts.idle });
+    this.pool = new ConnectionPool(this.host, this.port, config.maxSocketsPerServer, config.timeouts.idle);
     this.circuit = new CircuitBreaker(config.circuitBreaker);
     this.outlier = new OutlierDetector(config.outlierDetection);
     this.metrics = metrics;
@@ -53,8 +52,8 @@ export class Upstream implements Endpoint {
     this.weight = weight;
     this.circuit.configure(config.circuitBreaker);
     this.outlier.configure(config.outlierDetection);
-    this.agent.maxSockets = config.maxSocketsPerServer;
-    this.agent.maxFreeSockets = config.maxSocketsPerServer;
+    this.pool.maxSockets = config.maxSocketsPerServer;
+    this.pool.idleMs = config.timeouts.idle;
   }
 
   /** Healthy, not ejected, not draining: eligible for the strategy's pick. */
@@ -90,7 +89,7 @@ export class Upstream implements Endpoint {
       const finish = (): void => {
         clearTimeout(timer);
         this.#drained = undefined;
-        this.agent.destroy();
+        this.pool.close();
         resolve();
       };
       const timer = setTimeout(finish, timeoutMs);

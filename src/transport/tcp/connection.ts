@@ -13,6 +13,7 @@ import {
   FrameTooLargeError,
   decodeFrame,
   encodeFrame,
+  encodeResponseFrame,
   type Frame,
   type HandshakeFrame,
   type RequestFrame,
@@ -269,7 +270,7 @@ export class Connection implements PendingRequestHolder {
     if (this.state.phase !== 'open') return;
     let frame: Buffer;
     try {
-      frame = encodeFrame(failed ? { t: 'res', id, err: errorToWire(value) } : { t: 'res', id, ok: value });
+      frame = encodeResponseFrame(id, failed ? errorToWire(value) : value, failed);
     } catch (err) {
       frame = this.errorFrame(id, new ShoalError('INTERNAL', `answer cannot be encoded: ${(err as Error).message}`));
     }
@@ -286,7 +287,7 @@ export class Connection implements PendingRequestHolder {
   }
 
   private errorFrame(id: number, error: ShoalError): Buffer {
-    return encodeFrame({ t: 'res', id, err: errorToWire(error) });
+    return encodeResponseFrame(id, errorToWire(error), true);
   }
 
   private handleResponse(frame: ResponseFrame): void {

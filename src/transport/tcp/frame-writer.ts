@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 
 /** Above this, a batch is handed to the socket chunk by chunk rather than copied into one buffer. */
+const MODE = process.env.FW_MODE ?? '';
 const COALESCE_LIMIT_BYTES = 64 * 1024;
 
 interface WriteWaiter {
@@ -33,6 +34,14 @@ export class FrameWriter {
 
   /** Queues a frame and returns its sequence number (compare with writtenSeq). */
   enqueue(frame: Buffer): number {
+    if (MODE === 'first' && !this.flushScheduled && !this.congested && !this.closed) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushNow);
+      const seq = ++this.lastQueuedSeq;
+      this.writtenSeq = seq;
+      if (!this.socket.write(frame)) this.congested = true;
+      return seq;
+    }
     this.queue.push(frame);
     this.queuedBytes += frame.length;
     if (!this.flushScheduled && !this.congested) {
@@ -47,6 +56,7 @@ export class FrameWriter {
   /** Queues a frame; resolves once the socket accepted it without being congested. */
   enqueueAndWait(frame: Buffer): Promise<void> {
     const seq = this.enqueue(frame);
+    if (seq <= this.writtenSeq && !this.congested) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ seq, resolve, reject });
     });

@@ -1,6 +1,10 @@
 /**
  * The wire codec: every frame is a 4-byte big-endian body length followed by a msgpack body.
  * Encoding and decoding are kept apart from sockets so the codec can be tested on bytes alone.
+ *
+ * Requests, answers and messages travel as short tuples tagged by a small integer, since every
+ * call pays for encoding and decoding them: [0, id, body] request, [1, id, value] answer,
+ * [2, id, error] failed answer, [3, body] message. Handshake frames are rare and stay maps.
  */
 import { Packr, Unpackr, RESERVE_START_SPACE } from 'msgpackr';
 
@@ -48,14 +52,45 @@ export class FrameTooLargeError extends Error {
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });
 
+const TAG_REQUEST = 0;
+const TAG_ANSWER = 1;
+const TAG_FAILURE = 2;
+const TAG_MESSAGE = 3;
+
 /**
- * Encodes a frame with its length header in one buffer. msgpackr reserves the header bytes in
+ * Packs a wire value with its length header in one buffer. msgpackr reserves the header bytes in
  * front of the body, which saves a second allocation and a copy per frame.
  */
-export function encodeFrame(frame: Frame): Buffer {
-  const framed = packr.pack(frame, RESERVE_START_SPACE | FRAME_HEADER_BYTES);
+function packFramed(value: unknown): Buffer {
+  const framed = packr.pack(value, RESERVE_START_SPACE | FRAME_HEADER_BYTES);
   framed.writeUInt32BE(framed.length - FRAME_HEADER_BYTES, 0);
   return framed;
+}
+
+/** Encodes a request frame; what encodeFrame({ t: 'req', id, body }) gives, without the object. */
+export function encodeRequestFrame(id: number, body: unknown): Buffer {
+  return packFramed([TAG_REQUEST, id, body]);
+}
+
+/** Encodes an answer (or, when failed, an error) to request id. */
+export function encodeResponseFrame(id: number, value: unknown, failed: boolean): Buffer {
+  return packFramed([failed ? TAG_FAILURE : TAG_ANSWER, id, value]);
+}
+
+/** Encodes a frame with its length header in one buffer. */
+export function encodeFrame(frame: Frame): Buffer {
+  switch (frame.t) {
+    case 'req':
+      return packFramed([TAG_REQUEST, frame.id, frame.body]);
+    case 'res':
+      if ('err' in frame) return packFramed([TAG_FAILURE, frame.id, frame.err]);
+      if ('ok' in frame) return packFramed([TAG_ANSWER, frame.id, frame.ok]);
+      break;
+    case 'msg':
+      return packFramed([TAG_MESSAGE, frame.body]);
+  }
+  // Handshake frames, and anything malformed (which the peer will reject), go as they are.
+  return packFramed(frame);
 }
 
 function isBytes(value: unknown): value is Uint8Array {
@@ -74,9 +109,8 @@ export function decodeFrame(body: Uint8Array): Frame {
   } catch (err) {
     throw new MalformedFrameError(`undecodable frame: ${(err as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new MalformedFrameError('frame is not a map');
-  }
+  if (Array.isArray(value)) return fromTuple(value as unknown[]);
+  if (value === null || typeof value !== 'object') throw new MalformedFrameError('frame is neither a tuple nor a map');
   const f = value as Record<string, unknown>;
   switch (f.t) {
     case 'req':
@@ -103,6 +137,18 @@ export function decodeFrame(body: Uint8Array): Frame {
       throw new MalformedFrameError(`unknown frame kind: ${String(f.t).slice(0, 32)}`);
   }
   throw new MalformedFrameError(`frame of kind ${String(f.t)} has wrong fields`);
+}
+
+function fromTuple(tuple: unknown[]): Frame {
+  const tag = tuple[0];
+  if (tuple.length === 3 && isFrameId(tuple[1])) {
+    if (tag === TAG_REQUEST) return { t: 'req', id: tuple[1], body: tuple[2] };
+    if (tag === TAG_ANSWER) return { t: 'res', id: tuple[1], ok: tuple[2] };
+    if (tag === TAG_FAILURE) return { t: 'res', id: tuple[1], err: tuple[2] };
+  } else if (tuple.length === 2 && tag === TAG_MESSAGE) {
+    return { t: 'msg', body: tuple[1] };
+  }
+  throw new MalformedFrameError(`malformed frame tuple of ${tuple.length} items tagged ${String(tag).slice(0, 32)}`);
 }
 
 /**

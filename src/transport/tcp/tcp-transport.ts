@@ -16,8 +16,9 @@ import {
   type TransportStats,
 } from '../index.ts';
 import { Connection, type CloseReason, type ConnectionEvents, type ConnectionSettings, type InboundDispatch } from './connection.ts';
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, encodeFrame, type Frame } from './frame.ts';
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, encodeFrame, encodeRequestFrame } from './frame.ts';
 import { OutboundLink, type LinkContext, type ReconnectPolicy } from './outbound-link.ts';
+import { DeadlineQueue } from './deadline-queue.ts';
 import { PendingNotify } from './pending-notify.ts';
 import { PendingRequest } from './pending-request.ts';
 
@@ -42,8 +43,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const DEFAULT_RECONNECT: ReconnectPolicy = { initialMs: 50, maxMs: 2000 };
 /** Unanswered inbound requests on one connection before reading from it pauses. */
 const MAX_INBOUND_PENDING = 10_000;
-/** setTimeout fires at once above this, so longer timeouts are capped to it. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -66,6 +65,7 @@ export class TcpTransport implements Transport {
   private openConnections = 0;
   private rejectedConnections = 0;
   private nextRequestId = 0;
+  private readonly deadlines = new DeadlineQueue<PendingRequest>();
   private closing: Promise<void> | null = null;
 
   constructor(options: TcpTransportOptions) {
@@ -132,13 +132,12 @@ export class TcpTransport implements Transport {
   request(peer: PeerAddress, payload: unknown, options: RequestOptions): Promise<unknown> {
     if (this.closing) return Promise.reject(new ShoalError('UNAVAILABLE', 'transport is closed', { sent: false }));
     const id = ++this.nextRequestId;
-    const frame = this.encodeOutbound({ t: 'req', id, body: payload });
+    const frame = this.encodeOutbound(payload, id);
     if (frame instanceof ShoalError) return Promise.reject(frame);
     const link = this.linkFor(peer);
-    const timeoutMs = Math.min(Math.max(options.timeoutMs, 0), MAX_TIMER_MS);
+    const timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : 0;
     return new Promise((resolve, reject) => {
-      const request = new PendingRequest(id, link.key, frame, resolve, reject);
-      request.timer = setTimeout(this.expireRequest, timeoutMs, request, timeoutMs);
+      const request = new PendingRequest(id, link.key, frame, timeoutMs, this.deadlines, resolve, reject);
       const connection = link.connection;
       if (connection) {
         connection.sendRequest(request);
@@ -151,7 +150,7 @@ export class TcpTransport implements Transport {
 
   notify(peer: PeerAddress, payload: unknown): Promise<void> {
     if (this.closing) return Promise.reject(new ShoalError('UNAVAILABLE', 'transport is closed', { sent: false }));
-    const frame = this.encodeOutbound({ t: 'msg', body: payload });
+    const frame = this.encodeOutbound(payload);
     if (frame instanceof ShoalError) return Promise.reject(frame);
     const link = this.linkFor(peer);
     const connection = link.connection;
@@ -196,11 +195,14 @@ export class TcpTransport implements Transport {
     this.logger.debug({}, 'closed');
   }
 
-  /** Encodes an outbound frame, or says why it cannot be sent (nothing is sent in that case). */
-  private encodeOutbound(frame: Frame): Buffer | ShoalError {
+  /**
+   * Encodes a request (given its id) or else a one-way message, or says why it cannot be sent
+   * (nothing is sent in that case).
+   */
+  private encodeOutbound(payload: unknown, requestId?: number): Buffer | ShoalError {
     let encoded: Buffer;
     try {
-      encoded = encodeFrame(frame);
+      encoded = requestId === undefined ? encodeFrame({ t: 'msg', body: payload }) : encodeRequestFrame(requestId, payload);
     } catch (err) {
       return new ShoalError('BAD_REQUEST', `payload cannot be encoded: ${(err as Error).message}`, { sent: false });
     }
@@ -225,23 +227,6 @@ export class TcpTransport implements Transport {
     }
     return link;
   }
-
-  private readonly expireRequest = (request: PendingRequest, timeoutMs: number): void => {
-    if (request.settled) return;
-    const queued = request.queued;
-    request.holder?.forget(request);
-    request.reject(
-      queued
-        ? new ShoalError('TIMEOUT', `no answer from ${request.peerKey} within ${timeoutMs} ms`, {
-            timeoutMs,
-            peer: request.peerKey,
-          })
-        : new ShoalError('UNAVAILABLE', `could not connect to ${request.peerKey} within ${timeoutMs} ms`, {
-            sent: false,
-            peer: request.peerKey,
-          }),
-    );
-  };
 
   private readonly dispatch: InboundDispatch = {
     request: (body: unknown, from: PeerInfo): Promise<unknown> => {

@@ -1,0 +1,20 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { SqliteShardEngine } from '../sqlite/index.ts';
+import type { ShardEngine } from '../types.ts';
+
+/** Opens the storage of one shard replica; tests may pass another ShardEngine driver. */
+export type ShardEngineFactory = (shardId: number) => ShardEngine;
+
+/** Where a node keeps a shard: DIR/data/<nodeId>/shard-<id>.db. */
+export function shardPath(dir: string, nodeId: string, shardId: number): string {
+  return join(dir, 'data', nodeId, `shard-${shardId}.db`);
+}
+
+export function sqliteEngines(dir: string, nodeId: string): ShardEngineFactory {
+  return (shardId) => {
+    const path = shardPath(dir, nodeId, shardId);
+    mkdirSync(dirname(path), { recursive: true });
+    return new SqliteShardEngine(path);
+  };
+}

@@ -1,0 +1,188 @@
+import { ShoalError } from '../../core/index.ts';
+import type { FenceTable } from './fence-table.ts';
+import { redirectError } from '../map/redirect.ts';
+import type { ChangeRecord, JsonDocument, Query, ShardQueryResult, StoredDocument } from '../types.ts';
+import type { ShardHost } from './shard-host.ts';
+import type { ShardMapCache } from '../map/map-cache.ts';
+import type { ShardMap } from '../map/shard-map.ts';
+
+interface RefParams {
+  collection: string;
+  slot: number;
+  mapVersion: number;
+  key: string;
+  id: string;
+}
+
+type ExportedDocument = StoredDocument & { collection: string };
+
+/**
+ * What each `$data` per-shard and move action does on this node. Ownership and fences are
+ * checked by ShardHost; this file turns requests into engine calls and keeps writes whole:
+ * a document is checked fully before the engine sees it.
+ */
+export class ShardOps {
+  private readonly host: ShardHost;
+  private readonly fences: FenceTable;
+  private readonly maps: ShardMapCache;
+
+  constructor(host: ShardHost, fences: FenceTable, maps: ShardMapCache) {
+    this.host = host;
+    this.fences = fences;
+    this.maps = maps;
+  }
+
+  async get(p: RefParams): Promise<StoredDocument | null> {
+    const { engine } = await this.host.forRead(p.collection, p.slot, p.mapVersion);
+    return engine.get(p.collection, { key: p.key, id: p.id }) ?? null;
+  }
+
+  async getMany(p: { collection: string; mapVersion: number; refs: Array<{ key: string; id: string; slot: number }> }): Promise<Array<StoredDocument | null>> {
+    if (p.refs.length === 0) return [];
+    // Every ref must be owned here; all are checked before any is read so the answer is one map's view.
+    const owned = await Promise.all(p.refs.map((r) => this.host.forRead(p.collection, r.slot, p.mapVersion)));
+    const engine = owned[0].engine;
+    if (owned.some((o) => o.engine !== engine)) throw redirectError('a getMany spanning shards', this.host.mapVersion);
+    return engine.getMany(p.collection, p.refs.map((r) => ({ key: r.key, id: r.id }))).map((d) => d ?? null);
+  }
+
+  async put(p: RefParams & { doc: JsonDocument; expectVersion?: number }): Promise<StoredDocument> {
+    const { engine, spec } = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
+    checkSize(p.doc, spec.maxDocumentBytes);
+    return engine.put(p.collection, { key: p.key, id: p.id }, p.slot, p.doc, p.expectVersion === undefined ? {} : { expectVersion: p.expectVersion });
+  }
+
+  async update(p: RefParams & { changes: JsonDocument; expectVersion?: number }): Promise<StoredDocument> {
+    const { engine, spec } = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
+    checkSize(p.changes, spec.maxDocumentBytes);
+    const current = engine.get(p.collection, { key: p.key, id: p.id });
+    if (current) checkSize({ ...current.doc, ...p.changes }, spec.maxDocumentBytes);
+    return engine.update(p.collection, { key: p.key, id: p.id }, p.changes, p.expectVersion === undefined ? {} : { expectVersion: p.expectVersion });
+  }
+
+  async delete(p: RefParams & { expectVersion?: number }): Promise<{ deleted: boolean }> {
+    const { engine } = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
+    return { deleted: engine.delete(p.collection, { key: p.key, id: p.id }, p.expectVersion === undefined ? {} : { expectVersion: p.expectVersion }) };
+  }
+
+  async increment(p: RefParams & { deltas: Record<string, number> }): Promise<StoredDocument> {
+    const { engine } = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
+    for (const [field, delta] of Object.entries(p.deltas)) {
+      if (!Number.isFinite(delta)) throw new ShoalError('VALIDATION', `increment of "${field}" must be a finite number`);
+    }
+    return engine.increment(p.collection, { key: p.key, id: p.id }, p.slot, p.deltas);
+  }
+
+  async scan(p: { collection: string; slot: number; mapVersion: number; key: string; idPrefix?: string; index?: string; limit?: number; after?: string }): Promise<StoredDocument[]> {
+    const { engine } = await this.host.forRead(p.collection, p.slot, p.mapVersion);
+    const options: { idPrefix?: string; index?: string; limit?: number; after?: string } = {};
+    if (p.idPrefix !== undefined) options.idPrefix = p.idPrefix;
+    if (p.index !== undefined) options.index = p.index;
+    if (p.limit !== undefined) options.limit = p.limit;
+    if (p.after !== undefined) options.after = p.after;
+    return engine.scan(p.collection, p.key, options);
+  }
+
+  /** Runs the shard's part of a query over exactly the slots the caller believes this shard owns. */
+  async query(p: { collection: string; shard: number; mapVersion: number; slots: Array<[number, number]>; query: Record<string, unknown> }): Promise<ShardQueryResult> {
+    this.host.spec(p.collection);
+    const { engine, map } = await this.host.shardEngine(p.shard, p.mapVersion);
+    const slots: number[] = [];
+    for (const [first, last] of p.slots) {
+      for (let slot = first; slot <= last; slot++) {
+        if (map.shardOf(map.shard(p.shard)!.placement, slot) !== p.shard) throw redirectError(`slot ${slot}`, map.version);
+        slots.push(slot);
+      }
+    }
+    return engine.query(p.collection, p.query as Query, slots);
+  }
+
+  stats(): { nodeId: string; mapVersion: number; shards: Array<{ shard: number; documents: number; slots: Array<{ slot: number; documents: number; reads: number; writes: number }> }> } {
+    return {
+      nodeId: this.host.nodeId,
+      mapVersion: this.host.mapVersion,
+      shards: this.host.openShards().map(({ shard, engine }) => {
+        const sizes = engine.slotSizes();
+        const counters = new Map(engine.slotCounters().map((c) => [c.slot, c]));
+        const slots = new Set([...sizes.keys(), ...counters.keys()]);
+        return {
+          shard,
+          documents: [...sizes.values()].reduce((a, b) => a + b, 0),
+          slots: [...slots].map((slot) => ({ slot, documents: sizes.get(slot) ?? 0, reads: counters.get(slot)?.reads ?? 0, writes: counters.get(slot)?.writes ?? 0 })),
+        };
+      }),
+    };
+  }
+
+  async moveBegin(p: { shard: number; mapVersion: number }): Promise<{ lastSeq: number }> {
+    const { engine } = await this.host.shardEngine(p.shard, p.mapVersion);
+    return { lastSeq: engine.lastSeq() };
+  }
+
+  async moveExport(p: { shard: number; mapVersion: number; slot: number; afterRowId?: number; limit: number }) {
+    const { engine } = await this.host.shardEngine(p.shard, p.mapVersion);
+    return engine.exportSlot(p.slot, p.afterRowId === undefined ? { limit: p.limit } : { afterRowId: p.afterRowId, limit: p.limit });
+  }
+
+  /** Destination side: refuses slots the shard already owns, whose live documents a copy must never overwrite. */
+  async moveImport(p: { shard: number; mapVersion: number; slot: number; documents: ExportedDocument[] }): Promise<{ imported: number }> {
+    const { engine, map } = await this.host.shardEngine(p.shard, p.mapVersion);
+    this.notOwned(map, p.shard, p.slot, p.slot);
+    engine.importDocuments(p.slot, p.documents);
+    return { imported: p.documents.length };
+  }
+
+  async moveChanges(p: { shard: number; mapVersion: number; since: number; first: number; last: number; limit: number }): Promise<{ changes: ChangeRecord[]; lastSeq: number }> {
+    const { engine } = await this.host.shardEngine(p.shard, p.mapVersion);
+    const slots: number[] = [];
+    for (let slot = p.first; slot <= p.last; slot++) slots.push(slot);
+    const lastSeq = engine.lastSeq();
+    return { changes: engine.changesSince(p.since, slots, p.limit), lastSeq };
+  }
+
+  async moveApply(p: { shard: number; mapVersion: number; first: number; last: number; changes: ChangeRecord[] }): Promise<{ applied: number }> {
+    const { engine, map } = await this.host.shardEngine(p.shard, p.mapVersion);
+    this.notOwned(map, p.shard, p.first, p.last);
+    for (const c of p.changes) if (c.slot < p.first || c.slot > p.last) throw new ShoalError('BAD_REQUEST', `change for slot ${c.slot} outside the move's slots`);
+    engine.applyChanges(p.changes);
+    return { applied: p.changes.length };
+  }
+
+  async fence(p: { shard: number; mapVersion: number; move: string; first: number; last: number }): Promise<{ fenced: true }> {
+    await this.host.shardEngine(p.shard, p.mapVersion);
+    this.fences.fence(p.move, p.shard, p.first, p.last);
+    return { fenced: true };
+  }
+
+  /** Lifts a fence only once this node has the map that moved the slots, so it redirects instead of accepting writes meant for the new owner. */
+  async unfence(p: { mapVersion: number; move: string }): Promise<{ unfenced: true; mapVersion: number }> {
+    const map = await this.maps.atLeast(p.mapVersion);
+    if (map.version < p.mapVersion) throw new ShoalError('UNAVAILABLE', `map version ${p.mapVersion} not readable yet`, { sent: false });
+    this.fences.unfence(p.move);
+    return { unfenced: true, mapVersion: map.version };
+  }
+
+  /** Removes slots the shard does not own (a partial copy, or what is left after a move). */
+  async dropSlots(p: { shard: number; mapVersion: number; first: number; last: number }): Promise<{ dropped: number }> {
+    const { engine, map } = await this.host.shardEngine(p.shard, p.mapVersion);
+    this.notOwned(map, p.shard, p.first, p.last);
+    let dropped = 0;
+    for (let slot = p.first; slot <= p.last; slot++) dropped += engine.dropSlot(slot);
+    return { dropped };
+  }
+
+  private notOwned(map: ShardMap, shard: number, first: number, last: number): void {
+    const placement = map.shard(shard)?.placement;
+    if (placement === undefined) throw redirectError(`shard ${shard}`, map.version);
+    for (let slot = first; slot <= last; slot++) {
+      if (map.shardOf(placement, slot) === shard) {
+        throw new ShoalError('CONFLICT', `shard ${shard} owns slot ${slot} at map version ${map.version}; refusing to overwrite or drop it`, { owned: true, slot, mapVersion: map.version });
+      }
+    }
+  }
+}
+
+function checkSize(doc: JsonDocument, maxBytes: number): void {
+  const bytes = Buffer.byteLength(JSON.stringify(doc));
+  if (bytes > maxBytes) throw new ShoalError('PAYLOAD_TOO_LARGE', `document is ${bytes} bytes; the collection accepts at most ${maxBytes}`, { bytes, maxBytes });
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createEmbeddedCoordinator } from '../../control/index.ts';
+import { REBALANCE_REQUEST_KEY } from '../map/keys.ts';
+import { rebalanceStatus } from '../node/data-admin.ts';
+import type { RebalanceProgress, RebalanceRequest } from './progress.ts';
+
+/** How the command reaches the control plane of the cluster in `dir`. */
+export type ControlLocator = (dir: string) => Promise<{ controlUrl: string; secret: string }>;
+
+/** Default locator: `--control URL` (passed in as dir) with the secret from SHOAL_SECRET. */
+const fromEnvironment: ControlLocator = async (control) => {
+  const secret = process.env.SHOAL_SECRET;
+  if (!secret) throw new Error('SHOAL_SECRET is not set and no cluster directory locator was given');
+  return { controlUrl: control, secret };
+};
+
+/**
+ * `shoal rebalance [--dir DIR] [--no-wait] [--json] [--timeout S]`: asks the rebalancer leader
+ * for a pass and follows it with a progress bar until the slots are even.
+ * Exit codes: 0 balanced, 1 failed or timed out, 2 bad usage.
+ */
+export async function runRebalance(argv: readonly string[], locate: ControlLocator = fromEnvironment, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        dir: { type: 'string', default: './.shoal' },
+        port: { type: 'string' },
+        control: { type: 'string' },
+        'no-wait': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        timeout: { type: 'string', default: '600' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`shoal rebalance: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const timeoutS = Number(values.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
+    process.stderr.write(`shoal rebalance: --timeout must be a number of seconds, got "${values.timeout}"\n`);
+    return 2;
+  }
+  const { controlUrl, secret } = await locate(values.control ?? values.dir);
+  const coordinator = createEmbeddedCoordinator({ url: controlUrl, secret });
+  try {
+    const request: RebalanceRequest = { id: randomUUID(), requestedAt: Date.now() };
+    await coordinator.put(REBALANCE_REQUEST_KEY, request);
+    if (values['no-wait']) {
+      out(values.json ? JSON.stringify({ requested: request.id }) + '\n' : `rebalance requested (${request.id})\n`);
+      return 0;
+    }
+    const until = Date.now() + timeoutS * 1000;
+    const tty = !values.json && process.stdout.isTTY === true;
+    let last = '';
+    while (Date.now() < until) {
+      const status = await rebalanceStatus(coordinator).catch(() => undefined);
+      const progress = status?.progress as RebalanceProgress | null | undefined;
+      if (progress && progress.handledRequest === request.id && progress.state === 'idle') {
+        if (tty) out('\n');
+        out(values.json ? JSON.stringify({ done: true, progress }) + '\n' : `balanced: ${progress.movesDone} move(s), ${progress.docsMoved} document(s) moved${progress.lostSlots ? `; ${progress.lostSlots} slot(s) were lost with departed nodes` : ''}\n`);
+        return 0;
+      }
+      const line = progressLine(progress, status?.leader);
+      if (!values.json && line !== last) {
+        out(tty ? `\r${line.padEnd(100)}` : `${line}\n`);
+        last = line;
+      }
+      await sleep(250);
+    }
+    if (tty) out('\n');
+    process.stderr.write(`shoal rebalance: not finished after ${timeoutS} s; it goes on in the background (see shoal status)\n`);
+    return 1;
+  } finally {
+    await coordinator.close();
+  }
+}
+
+/** One line for a progress bar or `shoal status`: "[#####-----] 3/8 moves, slots 1024-1279 node-1 → node-4 copying (1200 docs)". */
+export function progressLine(progress: RebalanceProgress | null | undefined, leader?: unknown): string {
+  if (!progress) return leader ? 'waiting for the rebalancer leader' : 'no rebalancer leader yet (no data node running?)';
+  if (progress.state === 'idle') return `idle (leader ${progress.leader})${progress.lastError ? `; last error: ${progress.lastError}` : ''}`;
+  const width = 20;
+  const filled = progress.movesTotal === 0 ? 0 : Math.round((progress.movesDone / progress.movesTotal) * width);
+  const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+  const c = progress.current;
+  const now = c ? ` slots ${c.first}-${c.last} ${c.fromNode} → ${c.toNode} ${c.phase} (${c.docs} docs, ${Math.round(c.bytes / 1024)} KiB)` : '';
+  return `${bar} ${progress.movesDone}/${progress.movesTotal} moves${now}`;
+}

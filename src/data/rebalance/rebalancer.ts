@@ -1,0 +1,260 @@
+import { Membership, type Coordinator, type MemberRecord, type Watch } from '../../control/index.ts';
+import { ShoalError, silentLogger, toShoalError, type Logger } from '../../core/index.ts';
+import { DATA_NODES_PREFIX, MAP_KEY, MOVES_PREFIX, REBALANCE_PROGRESS_KEY, REBALANCE_REQUEST_KEY } from '../map/keys.ts';
+import type { ShardMapCache } from '../map/map-cache.ts';
+import { encodeRanges, parseShardMap, type ShardMap, type ShardMapData } from '../map/shard-map.ts';
+import type { DataCaller } from '../router/data-router.ts';
+import { LeaderLease, type Leadership } from './leader-lease.ts';
+import { isMoveRecord, type MoveRecord } from './move-record.ts';
+import { planMoves, reshape, type DataNodeInfo } from './plan.ts';
+import type { RebalanceProgress, RebalanceRequest } from './progress.ts';
+import { resolveMove, runMove, type MoveContext } from './slot-move.ts';
+
+/**
+ * How long a data node may be missing before its slots go to others. With one replica that
+ * loses its documents, so it is long enough for the supervisor to restart a crashed node (and
+ * for a brief partition to heal); a node removed on purpose hands its slots over first.
+ */
+const DEFAULT_DEAD_AFTER_MS = 120_000;
+
+export interface RebalancerOptions {
+  nodeId: string;
+  coordinator: Coordinator;
+  caller: DataCaller;
+  maps: ShardMapCache;
+  logger?: Logger;
+  /** How long a data node may be gone before its shards are given up as lost (default 120 s). */
+  deadAfterMs?: number;
+  /** Slots moved together in one move (default 256). */
+  rangeSize?: number;
+  /** Documents per copied page (default 200). */
+  pageSize?: number;
+  /** Pause between copied pages (default 2 ms). */
+  pagePauseMs?: number;
+  leaseTtlMs?: number;
+}
+
+/**
+ * Every data node runs one; the one holding the lease leads. The leader keeps the map in step
+ * with the data nodes: it creates the first map, gives new nodes shards, empties draining nodes,
+ * gives up the slots of nodes gone for good, and moves slots until every shard holds its share.
+ */
+export class Rebalancer {
+  private readonly options: RebalancerOptions;
+  private readonly logger: Logger;
+  private readonly lease: LeaderLease;
+  private readonly nodesView: Membership;
+  private nodes: DataNodeInfo[] = [];
+  /** Set once the data-node list has been read: until then "no nodes" means "not known yet". */
+  private nodesKnown = false;
+  private readonly missingSince = new Map<string, number>();
+  private nodesWatch?: Watch;
+  private requestWatch?: Watch;
+  private wake?: () => void;
+  private stopped = false;
+  private loop?: Promise<void>;
+  private progress: RebalanceProgress;
+
+  constructor(options: RebalancerOptions) {
+    this.options = options;
+    this.logger = (options.logger ?? silentLogger).child({ component: 'rebalancer' });
+    this.lease = new LeaderLease({ coordinator: options.coordinator, nodeId: options.nodeId, ttlMs: options.leaseTtlMs ?? 3_000, logger: this.logger });
+    this.nodesView = new Membership(options.coordinator, { prefix: DATA_NODES_PREFIX, logger: this.logger });
+    this.progress = { state: 'idle', leader: options.nodeId, movesTotal: 0, movesDone: 0, docsMoved: 0, bytesMoved: 0, lostSlots: 0, updatedAt: Date.now() };
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.lease.resign();
+    this.nodesWatch?.close();
+    this.requestWatch?.close();
+    this.nodesView.close();
+    await this.loop?.catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const leadership = await this.lease.acquire();
+      if (!leadership) return;
+      await this.lead(leadership).catch((err: unknown) => this.logger.error({ err: toShoalError(err).message }, 'rebalancer leadership ended with an error'));
+      this.nodesWatch?.close();
+      this.requestWatch?.close();
+    }
+  }
+
+  private async lead(leadership: Leadership): Promise<void> {
+    const { coordinator } = this.options;
+    this.nodesKnown = false;
+    this.nodesWatch = this.nodesView.watchMembers((members) => {
+      this.nodes = members.map(dataNodeOf);
+      this.nodesKnown = true;
+      this.trigger();
+    });
+    this.requestWatch = coordinator.watch(REBALANCE_REQUEST_KEY, () => this.trigger());
+    leadership.signal.addEventListener('abort', () => this.trigger());
+    const previous = await coordinator.get(REBALANCE_PROGRESS_KEY).catch(() => undefined);
+    if (previous?.value && typeof previous.value === 'object') {
+      const p = previous.value as RebalanceProgress;
+      this.progress = { ...this.progress, handledRequest: p.handledRequest, lostSlots: p.lostSlots ?? 0 };
+    }
+    while (!this.stopped && !leadership.signal.aborted) {
+      try {
+        await this.pass(leadership);
+      } catch (err) {
+        const e = toShoalError(err);
+        this.logger.warn({ err: e.message }, 'rebalance pass failed; will retry');
+        this.progress.lastError = e.message;
+        await this.publish().catch(() => undefined);
+      }
+      // The periodic wake notices nodes whose grace period ran out; changes wake it earlier.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1_000);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private trigger(): void {
+    this.wake?.();
+  }
+
+  private async pass(leadership: Leadership): Promise<void> {
+    const { coordinator } = this.options;
+    if (!this.nodesKnown) return;
+    const request = (await coordinator.get(REBALANCE_REQUEST_KEY))?.value as RebalanceRequest | undefined;
+    const ctx = this.moveContext(leadership);
+
+    // Moves a previous leader (or a failed attempt) left behind come first.
+    const { entries } = await coordinator.list(MOVES_PREFIX);
+    for (const entry of entries) {
+      if (!isMoveRecord(entry.value)) {
+        await coordinator.delete(entry.key).catch(() => undefined);
+        continue;
+      }
+      await resolveMove(ctx, entry.key, entry.value, entry.version);
+    }
+
+    const now = Date.now();
+    const live = new Set(this.nodes.map((n) => n.id));
+    const map = await this.options.maps.refresh();
+    const dead = new Set<string>();
+    for (const shard of Object.values(map.data.shards)) {
+      const leader = shard.replicas[0];
+      if (live.has(leader)) this.missingSince.delete(leader);
+      else {
+        if (!this.missingSince.has(leader)) this.missingSince.set(leader, now);
+        if (now - this.missingSince.get(leader)! >= (this.options.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS)) dead.add(leader);
+      }
+    }
+    if (this.nodes.length > 0) {
+      const shape = reshape(map, this.nodes, dead);
+      if (shape.changed) {
+        for (const loss of shape.lost) {
+          this.logger.warn(
+            { node: loss.node, shard: loss.shard, placement: loss.placement, slots: loss.slots },
+            'data node gone: its slots go to live shards and the documents it held are lost (one replica per shard)',
+          );
+          this.progress.lostSlots += loss.slots;
+        }
+        await this.writeMap(leadership, () => shape.data);
+      }
+    }
+
+    const current = await this.options.maps.refresh();
+    const moves = planMoves(current, this.nodes, this.options.rangeSize ?? 256);
+    const requested = request && request.id !== this.progress.handledRequest ? request.id : undefined;
+    if (moves.length === 0) {
+      if (requested || this.progress.state !== 'idle') {
+        this.progress = { ...this.progress, state: 'idle', current: undefined, handledRequest: requested ?? this.progress.handledRequest, lastError: undefined };
+        await this.publish();
+      }
+      return;
+    }
+    this.logger.info({ moves: moves.length, mapVersion: current.version }, 'rebalancing');
+    this.progress = { ...this.progress, state: 'moving', movesTotal: moves.length, movesDone: 0, docsMoved: 0, bytesMoved: 0, lastError: undefined };
+    await this.publish();
+    for (const move of moves) {
+      if (this.stopped || leadership.signal.aborted) return;
+      await runMove(ctx, move);
+      this.progress.movesDone++;
+      this.progress.docsMoved += this.progress.current?.docs ?? 0;
+      this.progress.bytesMoved += this.progress.current?.bytes ?? 0;
+      this.progress.current = undefined;
+      await this.publish();
+    }
+    // The next pass (right away) finds nothing left to do and reports idle.
+    this.trigger();
+  }
+
+  private moveContext(leadership: Leadership): MoveContext {
+    let lastPublish = 0;
+    return {
+      coordinator: this.options.coordinator,
+      caller: this.options.caller,
+      logger: this.logger,
+      token: leadership.token,
+      signal: leadership.signal,
+      map: () => this.options.maps.refresh(),
+      switchSlots: (move) => this.switchSlots(leadership, move),
+      onProgress: (record) => {
+        this.progress.current = { placement: record.placement, first: record.first, last: record.last, fromNode: record.fromNode, toNode: record.toNode, phase: record.phase, docs: record.docs, bytes: record.bytes };
+        // Progress is advisory: written at most a few times a second.
+        if (Date.now() - lastPublish > 250) {
+          lastPublish = Date.now();
+          void this.publish().catch(() => undefined);
+        }
+      },
+      pageSize: this.options.pageSize ?? 200,
+      pagePauseMs: this.options.pagePauseMs ?? 2,
+    };
+  }
+
+  private async switchSlots(leadership: Leadership, move: MoveRecord): Promise<number> {
+    const map = await this.writeMap(leadership, (data, current) => {
+      const table = current.table(move.placement);
+      for (let slot = move.first; slot <= move.last; slot++) {
+        if (table[slot] !== move.fromShard) throw new ShoalError('CONFLICT', `slot ${slot} is no longer on shard ${move.fromShard}`);
+        table[slot] = move.toShard;
+      }
+      return { ...data, placements: { ...data.placements, [move.placement]: encodeRanges(table) } };
+    });
+    return map.version;
+  }
+
+  /**
+   * Compare-and-set of the map, refused when a leader with a newer fencing token has written
+   * it or this leader's lease is gone.
+   */
+  private async writeMap(leadership: Leadership, change: (data: ShardMapData, current: ShardMap) => ShardMapData): Promise<ShardMap> {
+    const { coordinator } = this.options;
+    if (leadership.signal.aborted) throw new ShoalError('CONFLICT', 'no longer the rebalancer leader');
+    const entry = await coordinator.get(MAP_KEY);
+    const current = entry ? parseShardMap(entry.value, entry.version) : parseShardMap(undefined, 0);
+    if (current.data.writerToken > leadership.token) throw new ShoalError('CONFLICT', 'a newer rebalancer leader wrote the map');
+    const next = { ...change(structuredClone(current.data), current), writerToken: leadership.token };
+    const written = await coordinator.put(MAP_KEY, next, { expectVersion: entry?.version ?? 0 });
+    const map = parseShardMap(written.value, written.version);
+    this.options.maps.offer(map);
+    this.logger.info({ mapVersion: map.version }, 'shard map written');
+    return map;
+  }
+
+  private async publish(): Promise<void> {
+    this.progress.updatedAt = Date.now();
+    await this.options.coordinator.put(REBALANCE_PROGRESS_KEY, this.progress);
+  }
+}
+
+function dataNodeOf(record: MemberRecord): DataNodeInfo {
+  const groups = Array.isArray(record.groups) ? record.groups.filter((g): g is string => typeof g === 'string') : [];
+  return { id: record.id, groups, draining: record.draining === true };
+}
