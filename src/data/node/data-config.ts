@@ -9,7 +9,7 @@ export interface DataConfig {
   /** Placement groups per node id: `{ 'node-3': ['analytics'] }`. */
   groups?: Record<string, string[]>;
   rebalancer?: Partial<Pick<RebalancerOptions, 'deadAfterMs' | 'rangeSize' | 'pageSize' | 'pagePauseMs'>>;
-  /** Time a stopping node spends moving its slots away before it stops anyway (default 8 s, inside the supervisor's stop grace). */
+  /** Time a node being removed spends moving its slots away before it stops anyway (default 20 s, inside the supervisor's 30 s stop grace). */
   drainTimeoutMs?: number;
 }
 
