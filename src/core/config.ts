@@ -23,6 +23,8 @@ export interface GatewayConfig {
   balancing?: Record<string, string>;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Requests per second per client address (or per API key header), as in `shoal lb`. */
+  rateLimit?: { ratePerSecond: number; burst?: number; by?: 'client-ip' | 'header'; header?: string };
 }
 
 export function defineConfig(config: ShoalConfig): ShoalConfig {

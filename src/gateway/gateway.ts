@@ -6,6 +6,8 @@ import type { ServiceBroker } from '../runtime/index.ts';
 import { paramsFromQuery, parseApiPath, type ApiTarget } from './api-route.ts';
 import { buildOpenApi } from './openapi.ts';
 import { RestRouteTable } from './rest-routes.ts';
+import type { RateLimitConfig } from './proxy/config-schema.ts';
+import { RateLimiter } from './proxy/rate-limiter.ts';
 import { parseJsonBody, readBody, sendError, sendJson } from './http-json.ts';
 
 export interface GatewayOptions {
@@ -17,6 +19,8 @@ export interface GatewayOptions {
   /** Prometheus text for /metrics; absent means no /metrics route. */
   metrics?: { contentType: string; metricsText(): Promise<string> };
   maxBodyBytes?: number;
+  /** Token-bucket limit per client address or API key header, as in `shoal lb`: 429 with Retry-After. */
+  rateLimit?: RateLimitConfig;
 }
 
 export interface Gateway {
@@ -115,8 +119,26 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return true;
   }
 
+  const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
+
+  /** Refuses a request over its client's rate; health and metrics are never limited. */
+  function overRate(req: IncomingMessage, res: ServerResponse, pathname: string): boolean {
+    if (!limiter || pathname === '/healthz' || pathname === '/metrics') return false;
+    const header = req.headers[limiter.config.header];
+    const key = limiter.keyOf(typeof header === 'string' ? header : undefined, req.socket.remoteAddress ?? '');
+    const waitMs = limiter.take(key, Date.now());
+    if (waitMs === 0) return false;
+    const retryAfter = String(Math.max(1, Math.ceil(waitMs / 1000)));
+    sendError(res, new ShoalError('RATE_LIMITED', `rate limit exceeded; retry in ${retryAfter} s`, { retryAfterSeconds: Number(retryAfter) }), { 'retry-after': retryAfter });
+    return true;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway');
+    if (overRate(req, res, url.pathname)) {
+      req.resume();
+      return;
+    }
     if (await handleApi(req, res, url)) return;
     if (req.method === 'GET' && url.pathname === '/openapi.json') {
       sendJson(res, 200, buildOpenApi(broker.registry.descriptors()));

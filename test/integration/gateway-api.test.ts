@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type Gateway } from '../../src/gateway/index.ts';
 import { startTracing } from '../../src/observe/index.ts';
+import type { ServiceBroker } from '../../src/runtime/index.ts';
 import { analytics, clickCounts, links, linksV1, linksV2 } from '../../examples/links/links.ts';
 import { DataCluster } from '../support/data-cluster.ts';
 
@@ -9,6 +10,7 @@ describe('gateway API over a live cluster', () => {
   const cluster = new DataCluster({ collections: [links, clickCounts] });
   const harness = cluster.harness;
   let gateway: Gateway;
+  let gatewayBroker: ServiceBroker;
 
   before(async () => {
     startTracing({ serviceName: 'test-gateway', nodeId: 'gw' });
@@ -17,6 +19,7 @@ describe('gateway API over a live cluster', () => {
     await cluster.addNode('n2', [], [linksV1, linksV2, analytics]);
     await cluster.waitBalanced();
     const broker = await harness.broker('gw', [], { listen: false, role: 'gateway' });
+    gatewayBroker = broker;
     await harness.waitForEndpoints(broker, 'links', 2, 2);
     gateway = await startGateway({ id: 'gw', broker, port: 0, maxBodyBytes: 64 * 1024 });
   });
@@ -112,5 +115,23 @@ describe('gateway API over a live cluster', () => {
     assert.ok(doc.paths['/v1/links/{code}'].get.parameters!.some((p) => p.name === 'code' && p.in === 'path'));
     assert.ok(doc.paths['/api/v1/analytics/clicks']);
     assert.equal(Object.keys(doc.paths).some((p) => p.includes('$node')), false, 'internal services stay out of the public API');
+  });
+
+  it('rate-limits per API key with 429 and Retry-After while other clients go on', async () => {
+    const limited = await startGateway({ id: 'gw-limited', broker: gatewayBroker, port: 0, rateLimit: { ratePerSecond: 0.5, burst: 3, by: 'header', header: 'x-api-key' } });
+    try {
+      const call = (key: string) => fetch(`${limited.url}/api/v1/links/resolve?code=ex-a`, { headers: { 'x-api-key': key } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await call('flooder')).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+      const refused = await call('flooder');
+      assert.equal(refused.status, 429);
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'RATE_LIMITED');
+      assert.equal((await call('someone-else')).status, 200);
+      assert.equal((await fetch(`${limited.url}/healthz`)).status, 200, 'health is never limited');
+    } finally {
+      await limited.close();
+    }
   });
 });

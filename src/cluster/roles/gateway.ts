@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createEmbeddedCoordinator } from '../../control/index.ts';
 import { configFromModule, type ShoalConfig } from '../../core/index.ts';
-import { startGateway } from '../../gateway/index.ts';
+import { rateLimitConfig, startGateway } from '../../gateway/index.ts';
 import { createLogger, createMetrics, startTracing } from '../../observe/index.ts';
 import { ServiceBroker } from '../../runtime/index.ts';
 import { createTcpTransport } from '../../transport/tcp/index.ts';
@@ -35,7 +35,9 @@ export async function runGateway(argv: readonly string[]): Promise<void> {
     ...(config?.callTimeoutMs ? { defaultTimeoutMs: config.callTimeoutMs } : {}),
     logger,
   });
-  const gateway = await startGateway({ id: args.id, broker, host: args.host, port, logger, metrics, ...(config?.gateway?.maxBodyBytes ? { maxBodyBytes: config.gateway.maxBodyBytes } : {}) });
+  const gateway = await startGateway({ id: args.id, broker, host: args.host, port, logger, metrics, ...(config?.gateway?.maxBodyBytes ? { maxBodyBytes: config.gateway.maxBodyBytes } : {}),
+    ...(config?.gateway?.rateLimit ? { rateLimit: rateLimitConfig(config.gateway.rateLimit) } : {}),
+  });
   exitOnShutdown(logger, async () => {
     await gateway.close();
     await broker.stop();
