@@ -100,6 +100,15 @@ describe('the shoal CLI', { timeout: 180_000 }, () => {
     await waitFor('node-4 serving calls', async () => (await callGateway(gateway, 'links', 'create', { url: 'https://example.com/4' })).node === 'node-4', 20_000, 20);
   });
 
+  it('spreads data slots over the new node with rebalance, showing progress', async () => {
+    const result = await runCli(['rebalance', '--dir', dir], 120_000);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /moves|balanced|idle/);
+    const status = await cliStatus(dir);
+    assert.ok(status.rebalance, 'status --json reports the rebalancer');
+    assert.equal(status.rebalance.state, 'idle');
+  });
+
   it('drains a node with scale 3 while callers see no errors', async () => {
     const node4 = processById(await cliStatus(dir), 'node-4');
     assert.ok(node4?.pid);
@@ -111,6 +120,14 @@ describe('the shoal CLI', { timeout: 180_000 }, () => {
     assert.equal(result.code, 0, result.stderr);
     assert.ok(history.length > 0);
     assert.deepEqual(history.filter((r) => !r.ok), [], `calls failed during scale-down:\n${describeFailures(history)}`);
+    // node-4 handed its data over before it stopped: every link created, before or during, still resolves.
+    const created = history.filter((r) => r.op.endsWith('links.create')).map((r) => r.body as { code: string; url: string });
+    assert.ok(created.length > 0);
+    for (const link of created) {
+      const resolved = await callGateway(gateway, 'links', 'resolve', { code: link.code }, { method: 'GET' });
+      assert.equal(resolved.status, 200, `link ${link.code} lost after scale-down: ${resolved.error}`);
+      assert.deepEqual(resolved.body, { url: link.url });
+    }
     const status = await cliStatus(dir);
     assert.deepEqual(status.processes.filter((p) => p.role === 'node').map((p) => p.id), ['node-1', 'node-2', 'node-3']);
     assert.equal(isAlive(node4.pid), false, 'node-4 is gone');
