@@ -2,4 +2,5 @@
 export const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   rpc: () => import('./rpc/index.ts'),
   gateway: () => import('./gateway/index.ts'),
+  data: () => import('./data/index.ts'),
 };

@@ -76,6 +76,16 @@ export class BenchWorker {
     return message.result;
   }
 
+  /** Runs a named task in the worker (see WorkerTasks) and resolves with its value. */
+  async task<T = unknown>(name: string, params: unknown = {}, timeoutMs = 30 * 60_000): Promise<T> {
+    const id = ++this.nextId;
+    const reply = this.reply(id, timeoutMs);
+    this.send({ type: 'task', id, name, params });
+    const message = await reply;
+    if (message.type !== 'done') throw new Error(`${this.name} ${name}: ${describe(message)}`);
+    return message.value as T;
+  }
+
   /** CPU time (user + system, µs) the worker process has used so far. */
   async cpuMicros(): Promise<number> {
     const id = ++this.nextId;
