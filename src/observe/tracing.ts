@@ -137,24 +137,24 @@ export interface TracingPluginOptions {
   sampler?: TraceSampler;
 }
 
-/** A hop either records a span under `context`, or only hands on `traceparent`. */
-type Hop = { record: true; context: Context } | { record: false; traceparent: string; root: boolean };
-
-function decideHop(meta: CallMeta, sampler: TraceSampler): Hop {
+/**
+ * Decides whether a hop records a span. It returns the context to record under; or, for a hop
+ * that is not recorded, writes the traceparent to hand on into meta and returns undefined
+ * (no object per call for the common, unrecorded case).
+ */
+function recordOrPassOn(meta: CallMeta, sampler: TraceSampler): Context | undefined {
   const parent = parseTraceParent(meta.traceparent);
   if (parent) {
-    if (parent.sampled) return { record: true, context: contextFromMeta(meta) };
-    return { record: false, traceparent: `00-${parent.traceId}-${newSpanId()}-00`, root: false };
+    if (parent.sampled) return contextFromMeta(meta);
+    meta.traceparent = `00-${parent.traceId}-${newSpanId()}-00`;
+    return undefined;
   }
   const ids = newTraceAndSpanIds();
-  if (sampler.sampleRoot(Number.parseInt(ids.slice(24, 32), 16))) return { record: true, context: TraceSampler.sampledRoot };
-  return { record: false, traceparent: `00-${ids.slice(0, 32)}-${ids.slice(32)}-00`, root: true };
-}
-
-/** Writes an unrecorded hop's traceparent; a tracestate without a usable parent belongs to no trace of ours. */
-function passOn(hop: { traceparent: string; root: boolean }, meta: CallMeta): void {
-  meta.traceparent = hop.traceparent;
-  if (hop.root && meta.tracestate !== undefined) meta.tracestate = undefined;
+  if (sampler.sampleRoot(Number.parseInt(ids.slice(24, 32), 16))) return TraceSampler.sampledRoot;
+  meta.traceparent = `00-${ids.slice(0, 32)}-${ids.slice(32)}-00`;
+  // A tracestate without a usable parent belongs to no trace of ours.
+  if (meta.tracestate !== undefined) meta.tracestate = undefined;
+  return undefined;
 }
 
 /**
@@ -207,51 +207,39 @@ export function tracingPlugin(options: TracingPluginOptions = {}): Plugin {
     name: 'shoal:tracing',
 
     outboundCall(call, next) {
-      const hop = decideHop(call.meta, sampler);
       // A copy: the caller's meta may be its own handler's, whose traceparent must stay its span.
       const meta = { ...call.meta };
       call.meta = meta;
-      if (!hop.record) {
-        passOn(hop, meta);
-        return next(call);
-      }
-      const span = tracer.startSpan(`${call.service}/${call.action}`, { kind: SpanKind.CLIENT, attributes: callAttributes(call) }, hop.context);
+      const parent = recordOrPassOn(meta, sampler);
+      if (parent === undefined) return next(call);
+      const span = tracer.startSpan(`${call.service}/${call.action}`, { kind: SpanKind.CLIENT, attributes: callAttributes(call) }, parent);
       injectIntoMeta(span, meta);
       return around(span, () => next(call));
     },
 
     inboundCall(call, next) {
-      const hop = decideHop(call.meta, sampler);
       // In place: this meta arrived with the call and becomes the handler's, so its calls nest here.
-      if (!hop.record) {
-        passOn(hop, call.meta);
-        return next(call);
-      }
-      const span = tracer.startSpan(`${call.service}/${call.action}`, { kind: SpanKind.SERVER, attributes: callAttributes(call) }, hop.context);
+      const parent = recordOrPassOn(call.meta, sampler);
+      if (parent === undefined) return next(call);
+      const span = tracer.startSpan(`${call.service}/${call.action}`, { kind: SpanKind.SERVER, attributes: callAttributes(call) }, parent);
       injectIntoMeta(span, call.meta);
       return around(span, () => next(call));
     },
 
     outboundEvent(message, next) {
-      const hop = decideHop(message.meta, sampler);
       const meta = { ...message.meta };
       message.meta = meta;
-      if (!hop.record) {
-        passOn(hop, meta);
-        return next(message);
-      }
-      const span = tracer.startSpan(`${message.event} publish`, { kind: SpanKind.PRODUCER, attributes: eventAttributes(message) }, hop.context);
+      const parent = recordOrPassOn(meta, sampler);
+      if (parent === undefined) return next(message);
+      const span = tracer.startSpan(`${message.event} publish`, { kind: SpanKind.PRODUCER, attributes: eventAttributes(message) }, parent);
       injectIntoMeta(span, meta);
       return around(span, () => next(message));
     },
 
     inboundEvent(message, next) {
-      const hop = decideHop(message.meta, sampler);
-      if (!hop.record) {
-        passOn(hop, message.meta);
-        return next(message);
-      }
-      const span = tracer.startSpan(`${message.event} process`, { kind: SpanKind.CONSUMER, attributes: eventAttributes(message) }, hop.context);
+      const parent = recordOrPassOn(message.meta, sampler);
+      if (parent === undefined) return next(message);
+      const span = tracer.startSpan(`${message.event} process`, { kind: SpanKind.CONSUMER, attributes: eventAttributes(message) }, parent);
       injectIntoMeta(span, message.meta);
       return around(span, () => next(message));
     },

@@ -22,7 +22,7 @@ import {
   type Plugin,
 } from '../core/index.ts';
 import type { PeerAddress, Transport } from '../transport/index.ts';
-import { CallContext } from './call-context.ts';
+import { CallContext, contextClassWith, type ContextShared } from './call-context.ts';
 import { coordinatorKeyValue } from './kv.ts';
 import { LocalServices } from './local-services.ts';
 import { ServiceRegistry, type ServiceEndpoint } from './registry.ts';
@@ -92,7 +92,10 @@ export class ServiceBroker {
   /** Plugins that can veto an endpoint, found once rather than per call. */
   private readonly endpointFilters: readonly RuntimePlugin[];
   private readonly requestIds: RequestIds;
+  private readonly contextClass: typeof CallContext;
+  private readonly contextShared: ContextShared;
   private readonly strategies = new Map<string, Strategy>();
+  private readonly callStrategies = new Map<string, Map<number, Strategy>>();
   private readonly seenServices = new Set<string>();
   private readonly outbound: Next<OutboundCall, unknown>;
   private readonly attempt: Next<OutboundAttempt, unknown>;
@@ -121,6 +124,8 @@ export class ServiceBroker {
     this.strategyFactories = Object.assign({}, ...this.plugins.map((p) => p.strategies ?? {}));
     this.endpointFilters = this.plugins.filter((p) => p.endpointAvailable);
     this.requestIds = new RequestIds(options.nodeId);
+    this.contextClass = contextClassWith(options.contextExtensions);
+    this.contextShared = { broker: this, logger: this.logger, kv: this.kv };
     this.outbound = composeChain(collectInterceptors(this.plugins, 'outboundCall'), (call) => this.dispatch(call));
     this.attempt = composeChain(collectInterceptors(this.plugins, 'outboundAttempt'), (attempt) => this.send(attempt));
     this.inbound = composeChain(collectInterceptors(this.plugins, 'inboundCall'), (call) => this.serve(call));
@@ -294,30 +299,36 @@ export class ServiceBroker {
 
   /** End of the outbound chain: choose an endpoint and make one attempt. */
   private async dispatch(call: OutboundCall): Promise<unknown> {
-    const key = serviceKey(call.service, call.version);
     const all = this.registry.endpoints(call.service, call.version);
     if (all.length === 0) throw this.missingService(call.service, call.version);
     const endpoints = this.available(all, call);
     if (endpoints.length === 0) {
-      throw new ShoalError('UNAVAILABLE', `every node serving ${key} is refusing calls (circuits open)`, { sent: false });
+      throw new ShoalError('UNAVAILABLE', `every node serving ${serviceKey(call.service, call.version)} is refusing calls (circuits open)`, { sent: false });
     }
     let chosen: ServiceEndpoint | undefined;
     if (call.targetNode !== undefined) {
       chosen = endpoints.find((e) => e.id === call.targetNode && !call.exclude.has(e.id));
       if (!chosen) {
-        throw new ShoalError('UNAVAILABLE', `node ${call.targetNode} does not serve ${key} right now`, { sent: false, exhausted: true, node: call.targetNode });
+        throw new ShoalError('UNAVAILABLE', `node ${call.targetNode} does not serve ${serviceKey(call.service, call.version)} right now`, {
+          sent: false,
+          exhausted: true,
+          node: call.targetNode,
+        });
       }
     }
-    if (!chosen && this.options.preferLocal !== false) chosen = endpoints.find((e) => e.local && !call.exclude.has(e.id));
-    const overrides = this.options.balancing;
-    const strategy = this.strategyFor(key, overrides?.[key] ?? overrides?.[call.service] ?? endpoints[0].descriptor.balancing);
+    if (!chosen && this.options.preferLocal !== false) chosen = localEndpoint(endpoints, call.exclude);
+    const strategy = this.callStrategy(call, endpoints);
     chosen ??= strategy.pick(endpoints, { key: call.balanceKey, exclude: call.exclude }) as ServiceEndpoint | undefined;
     if (!chosen) {
-      throw new ShoalError('UNAVAILABLE', `no node left to try for ${key} (tried ${[...call.exclude].join(', ')})`, { sent: false, exhausted: true });
+      throw new ShoalError('UNAVAILABLE', `no node left to try for ${serviceKey(call.service, call.version)} (tried ${[...call.exclude].join(', ')})`, {
+        sent: false,
+        exhausted: true,
+      });
     }
     call.exclude.add(chosen.id);
     call.attempts++;
-    const started = performance.now();
+    // Only strategies that weigh latency or load need the clock.
+    const started = strategy.onEnd === undefined ? 0 : performance.now();
     strategy.onStart?.(chosen.id);
     try {
       const result = await this.attempt({ call, endpointId: chosen.id, local: chosen.local });
@@ -330,13 +341,31 @@ export class ServiceBroker {
     }
   }
 
+  /** The strategy of a call's route, found without building its key once it exists. */
+  private callStrategy(call: OutboundCall, endpoints: readonly ServiceEndpoint[]): Strategy {
+    let versions = this.callStrategies.get(call.service);
+    const found = versions?.get(call.version);
+    if (found) return found;
+    const key = serviceKey(call.service, call.version);
+    const overrides = this.options.balancing;
+    const strategy = this.strategyFor(key, overrides?.[key] ?? overrides?.[call.service] ?? endpoints[0].descriptor.balancing);
+    if (!versions) this.callStrategies.set(call.service, (versions = new Map()));
+    versions.set(call.version, strategy);
+    return strategy;
+  }
+
   private available(endpoints: readonly ServiceEndpoint[], call: OutboundCall): readonly ServiceEndpoint[] {
-    const filters = this.endpointFilters;
-    if (filters.length === 0) return endpoints;
-    const isAvailable = (e: ServiceEndpoint) => filters.every((p) => p.endpointAvailable!(e.id, call));
+    if (this.endpointFilters.length === 0) return endpoints;
     // Usually every endpoint is available: then the registry's list serves as it is, uncopied.
-    if (endpoints.every(isAvailable)) return endpoints;
-    return endpoints.filter(isAvailable);
+    let i = 0;
+    while (i < endpoints.length && this.isAvailable(endpoints[i], call)) i++;
+    if (i === endpoints.length) return endpoints;
+    return endpoints.filter((e) => this.isAvailable(e, call));
+  }
+
+  private isAvailable(endpoint: ServiceEndpoint, call: OutboundCall): boolean {
+    for (const plugin of this.endpointFilters) if (!plugin.endpointAvailable!(endpoint.id, call)) return false;
+    return true;
   }
 
   private strategyFor(key: string, name: string | undefined): Strategy {
@@ -368,7 +397,7 @@ export class ServiceBroker {
         `${call.service}.${call.action}`,
       );
     }
-    const endpoint = this.registry.endpoints(call.service, call.version).find((e) => e.id === attempt.endpointId);
+    const endpoint = endpointById(this.registry.endpoints(call.service, call.version), attempt.endpointId);
     if (!endpoint?.address) throw new ShoalError('UNAVAILABLE', `node ${attempt.endpointId} left`, { sent: false });
     return this.options.transport.request(endpoint.address, encodeCallFrame(call), { timeoutMs: remainingMs });
   }
@@ -383,16 +412,35 @@ export class ServiceBroker {
     }
   }
 
-  /** End of the inbound chain: validate and run the handler. */
-  private async serve(call: InboundCall): Promise<unknown> {
+  /**
+   * End of the inbound chain: validate and run the handler. Not async: a handler that answers
+   * synchronously costs no extra promise turn, and one that returns a promise gets one shared
+   * pair of callbacks rather than an async frame per call.
+   */
+  private serve(call: InboundCall): Promise<unknown> {
     this.inflightInbound++;
+    let result: unknown;
     try {
       const ctx = this.contextFor(call.service, call.version, call.action, call.meta);
-      return await this.local.invoke(call.service, call.version, call.action, call.params, ctx);
-    } finally {
+      result = this.local.invoke(call.service, call.version, call.action, call.params, ctx);
+    } catch (err) {
       this.inflightInbound--;
+      return Promise.reject(err);
     }
+    if (isThenable(result)) return Promise.resolve(result).then(this.servedValue, this.servedError);
+    this.inflightInbound--;
+    return Promise.resolve(result);
   }
+
+  private readonly servedValue = (value: unknown): unknown => {
+    this.inflightInbound--;
+    return value;
+  };
+
+  private readonly servedError = (err: unknown): never => {
+    this.inflightInbound--;
+    throw err;
+  };
 
   /** End of the outbound event chain: emit to one instance per subscribing service, broadcast to all. */
   private async publish(message: EventMessage): Promise<void> {
@@ -444,15 +492,7 @@ export class ServiceBroker {
   }
 
   private contextFor(service: string, version: number, action: string | undefined, meta: CallMeta): CallContext {
-    return new CallContext(this, {
-      service,
-      version,
-      action,
-      meta,
-      logger: this.logger,
-      kv: this.kv,
-      ...(this.options.contextExtensions ? { extensions: this.options.contextExtensions } : {}),
-    });
+    return new this.contextClass(this.contextShared, service, version, action, meta);
   }
 
   private freshMeta(): CallMeta {
@@ -482,6 +522,21 @@ export class ServiceBroker {
     if (members.some((m) => m.id === this.nodeId)) return [...members];
     return [...members, this.record()];
   }
+}
+
+/** This node's own endpoint unless already tried; a loop, since it runs on every call. */
+function localEndpoint(endpoints: readonly ServiceEndpoint[], exclude: ReadonlySet<string>): ServiceEndpoint | undefined {
+  for (const endpoint of endpoints) if (endpoint.local && !exclude.has(endpoint.id)) return endpoint;
+  return undefined;
+}
+
+function endpointById(endpoints: readonly ServiceEndpoint[], id: string): ServiceEndpoint | undefined {
+  for (const endpoint of endpoints) if (endpoint.id === id) return endpoint;
+  return undefined;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 function stringOrUndefined(value: unknown): string | undefined {

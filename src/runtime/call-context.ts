@@ -13,22 +13,18 @@ import type {
 import { ShoalError } from '../core/index.ts';
 import type { ServiceBroker } from './broker.ts';
 
-export interface CallContextFields {
-  service: string;
-  version: number;
-  action: string | undefined;
-  meta: CallMeta;
+/** What every context made by one broker shares; built once, not per call. */
+export interface ContextShared {
+  broker: ServiceBroker;
   logger: Logger;
   kv: KeyValueStore;
-  /** Added by higher layers (e.g. `data`), shared by every context of the process. */
-  extensions?: Partial<ContextExtensions>;
 }
 
 /**
  * The Context handed to handlers. Calls made through it carry the caller's trace and deadline,
  * so a request's whole tree of calls is one trace and never outlives the request.
  */
-// The class gets the extension fields at run time (Object.assign below); this tells TypeScript.
+// Contexts get the extension fields at run time (contextClassWith below); this tells TypeScript.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface CallContext extends ContextExtensions {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
@@ -43,16 +39,15 @@ export class CallContext implements Context {
   private readonly baseLogger: Logger;
   private childLogger?: Logger;
 
-  constructor(broker: ServiceBroker, fields: CallContextFields) {
-    this.broker = broker;
-    this.nodeId = broker.nodeId;
-    this.service = fields.service;
-    this.version = fields.version;
-    if (fields.action !== undefined) this.action = fields.action;
-    this.meta = fields.meta;
-    this.kv = fields.kv;
-    this.baseLogger = fields.logger;
-    if (fields.extensions) Object.assign(this, fields.extensions);
+  constructor(shared: ContextShared, service: string, version: number, action: string | undefined, meta: CallMeta) {
+    this.broker = shared.broker;
+    this.nodeId = shared.broker.nodeId;
+    this.service = service;
+    this.version = version;
+    if (action !== undefined) this.action = action;
+    this.meta = meta;
+    this.kv = shared.kv;
+    this.baseLogger = shared.logger;
   }
 
   /** Created on first use: most handlers never log. */
@@ -104,4 +99,15 @@ export class CallContext implements Context {
     if (this.meta.deadline !== undefined) meta.deadline = this.meta.deadline;
     return meta;
   }
+}
+
+/**
+ * The context class for a broker: with extensions, a subclass carrying them on its prototype, so
+ * every context has them without copying them into each one per call.
+ */
+export function contextClassWith(extensions: Partial<ContextExtensions> | undefined): typeof CallContext {
+  if (extensions === undefined) return CallContext;
+  class ExtendedCallContext extends CallContext {}
+  Object.assign(ExtendedCallContext.prototype, extensions);
+  return ExtendedCallContext;
 }

@@ -23,6 +23,7 @@ interface MemberState {
 }
 
 const downHoldMs = 5_000;
+const noEndpoints: readonly ServiceEndpoint[] = Object.freeze([]);
 
 /**
  * Who offers what, from the membership list plus what the transport has seen die. A member
@@ -33,6 +34,8 @@ export class ServiceRegistry {
   private readonly localNodeId: string;
   private members = new Map<string, MemberState>();
   private byService = new Map<string, ServiceEndpoint[]>();
+  /** The same lists by name, then version: a call looks its service up without building a key string. */
+  private byNameVersion = new Map<string, Map<number, ServiceEndpoint[]>>();
   private subscribers = new Map<string, Array<{ service: string; version: number; endpoints: ServiceEndpoint[] }>>();
   private readonly changeListeners: Array<() => void> = [];
 
@@ -74,7 +77,7 @@ export class ServiceRegistry {
   }
 
   endpoints(service: string, version: number): readonly ServiceEndpoint[] {
-    return this.byService.get(serviceKey(service, version)) ?? [];
+    return this.byNameVersion.get(service)?.get(version) ?? noEndpoints;
   }
 
   /** Every version of a service that some live member offers. */
@@ -130,7 +133,15 @@ export class ServiceRegistry {
         }
       }
     }
+    const byNameVersion = new Map<string, Map<number, ServiceEndpoint[]>>();
+    for (const list of byService.values()) {
+      const { name, version } = list[0].descriptor;
+      let versions = byNameVersion.get(name);
+      if (!versions) byNameVersion.set(name, (versions = new Map()));
+      versions.set(version, list);
+    }
     this.byService = byService;
+    this.byNameVersion = byNameVersion;
     this.subscribers = new Map([...subscribers].map(([event, groups]) => [event, [...groups.values()]]));
     for (const listener of this.changeListeners) listener();
   }

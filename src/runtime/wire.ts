@@ -21,16 +21,13 @@ export interface EventFrame {
 }
 
 export function encodeCallFrame(call: CallRequest): CallFrame {
-  const { meta } = call;
-  const frame: CallFrame = [call.service, call.version, call.action, call.params, meta.requestId];
-  if (meta.tracestate !== undefined) {
-    frame.push(meta.traceparent ?? null, meta.deadline ?? null, meta.tracestate);
-  } else if (meta.deadline !== undefined) {
-    frame.push(meta.traceparent ?? null, meta.deadline);
-  } else if (meta.traceparent !== undefined) {
-    frame.push(meta.traceparent);
-  }
-  return frame;
+  const { service, version, action, params, meta } = call;
+  const { requestId, traceparent, deadline, tracestate } = meta;
+  // Each shape as one literal, so the array is allocated once at its final length.
+  if (tracestate !== undefined) return [service, version, action, params, requestId, traceparent ?? null, deadline ?? null, tracestate];
+  if (deadline !== undefined) return [service, version, action, params, requestId, traceparent ?? null, deadline];
+  if (traceparent !== undefined) return [service, version, action, params, requestId, traceparent];
+  return [service, version, action, params, requestId];
 }
 
 function optional<T>(value: unknown, check: (value: unknown) => value is T): value is T | null | undefined {

@@ -248,17 +248,20 @@ export class Connection implements PendingRequestHolder {
       this.readingPaused = true;
       this.socket.pause();
     }
-    const id = frame.id;
-    let answer: Promise<unknown>;
+    void this.serveRequest(frame.id, frame.body, from);
+  }
+
+  /** One async frame per request rather than a pair of closures capturing its id. */
+  private async serveRequest(id: number, body: unknown, from: PeerInfo): Promise<void> {
+    let value: unknown;
+    let failed = false;
     try {
-      answer = this.dispatch.request(frame.body, from);
+      value = await this.dispatch.request(body, from);
     } catch (err) {
-      answer = Promise.reject(err);
+      value = err;
+      failed = true;
     }
-    answer.then(
-      (value) => this.answer(id, value, false),
-      (err: unknown) => this.answer(id, err, true),
-    );
+    this.answer(id, value, failed);
   }
 
   private answer(id: number, value: unknown, failed: boolean): void {

@@ -22,10 +22,6 @@ export class DeadlineQueue<T extends Expirable> {
   /** When the armed timer fires; Infinity while none is armed. */
   private armedAt = Infinity;
 
-  get size(): number {
-    return this.heap.length;
-  }
-
   add(item: T): void {
     const heap = this.heap;
     item.heapIndex = heap.length;
@@ -48,13 +44,6 @@ export class DeadlineQueue<T extends Expirable> {
       this.up(last.heapIndex);
     }
     if (heap.length === 0) this.disarm();
-  }
-
-  /** Stops the timer; items stay queued but never expire (the owner fails them itself). */
-  clear(): void {
-    for (const item of this.heap) item.heapIndex = -1;
-    this.heap.length = 0;
-    this.disarm();
   }
 
   private arm(deadline: number): void {

@@ -1,11 +1,17 @@
 /**
  * The send side of one socket: frames queued within a tick go out in one write, and while the
  * socket is congested frames wait here, in order, until it drains.
+ *
+ * A burst is split every BURST_FRAMES frames, though. Sent as one write, a burst is processed by
+ * the peer only once all of it was produced here, and its answers come back the same way, so
+ * the two processes take turns instead of working at once; sent in parts, the peer starts on
+ * the first part while this side still produces the rest.
  */
 import type { Socket } from 'node:net';
 
+/** Frames queued in one tick before they are written without waiting for the tick to end. */
+const BURST_FRAMES = 32;
 /** Above this, a batch is handed to the socket chunk by chunk rather than copied into one buffer. */
-const MODE = process.env.FW_MODE ?? '';
 const COALESCE_LIMIT_BYTES = 64 * 1024;
 
 interface WriteWaiter {
@@ -34,28 +40,24 @@ export class FrameWriter {
 
   /** Queues a frame and returns its sequence number (compare with writtenSeq). */
   enqueue(frame: Buffer): number {
-    if (MODE === 'first' && !this.flushScheduled && !this.congested && !this.closed) {
-      this.flushScheduled = true;
-      process.nextTick(this.flushNow);
-      const seq = ++this.lastQueuedSeq;
-      this.writtenSeq = seq;
-      if (!this.socket.write(frame)) this.congested = true;
-      return seq;
-    }
     this.queue.push(frame);
     this.queuedBytes += frame.length;
-    if (!this.flushScheduled && !this.congested) {
+    const seq = ++this.lastQueuedSeq;
+    if (this.queue.length >= BURST_FRAMES) {
+      this.flush();
+    } else if (!this.flushScheduled && !this.congested) {
       this.flushScheduled = true;
       // nextTick runs after the current job and its promise reactions, so a burst of sends
       // (or of answers resolving together) leaves in a single write.
       process.nextTick(this.flushNow);
     }
-    return ++this.lastQueuedSeq;
+    return seq;
   }
 
   /** Queues a frame; resolves once the socket accepted it without being congested. */
   enqueueAndWait(frame: Buffer): Promise<void> {
     const seq = this.enqueue(frame);
+    // A burst may have been written at once, while this frame was queued.
     if (seq <= this.writtenSeq && !this.congested) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ seq, resolve, reject });

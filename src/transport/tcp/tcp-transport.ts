@@ -58,6 +58,11 @@ export class TcpTransport implements Transport {
   private readonly linkContext: LinkContext;
   private server: Server | null = null;
   private readonly links = new Map<string, OutboundLink>();
+  /**
+   * Links by the address object callers pass: they reuse the same one (from the member list),
+   * so most calls find their link without building the host:port key.
+   */
+  private readonly linksByAddress = new WeakMap<PeerAddress, OutboundLink>();
   private readonly inbound = new Set<Connection>();
   private requestHandler: RequestHandler | null = null;
   private notifyHandler: NotifyHandler | null = null;
@@ -219,6 +224,15 @@ export class TcpTransport implements Transport {
   }
 
   private linkFor(peer: PeerAddress): OutboundLink {
+    const known = this.linksByAddress.get(peer);
+    // The object may have been changed since; the check costs less than the key.
+    if (known !== undefined && known.address.port === peer.port && known.address.host === peer.host) return known;
+    const link = this.linkByKey(peer);
+    this.linksByAddress.set(peer, link);
+    return link;
+  }
+
+  private linkByKey(peer: PeerAddress): OutboundLink {
     const key = addressKey(peer);
     let link = this.links.get(key);
     if (link === undefined) {
