@@ -141,7 +141,9 @@ export async function run(): Promise<void> {
       `SELECT doc … WHERE id = $1 / INSERT … ON CONFLICT (id) DO UPDATE, synchronous_commit = ${String(d.synchronousCommit)} (server default)`,
     );
     if (pg) peers.push(pg);
-    console.log('shoal: each put is one SQLite transaction with synchronous=FULL on the shard leader, acknowledged after it is durable');
+    console.log(
+      'shoal: puts that reach a shard leader together share one SQLite transaction (group commit) with synchronous=FULL; each is acknowledged after that commit is durable',
+    );
 
     console.log('');
     for (const peer of peers) {

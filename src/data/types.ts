@@ -122,6 +122,16 @@ export interface ChangeRecord {
   after: StoredDocument | null;
 }
 
+/** One write of a batch: the arguments of put, update, delete or increment. */
+export type ShardWrite =
+  | { op: 'put'; collection: string; ref: DocumentRef; slot: number; doc: JsonDocument; options?: WriteOptions }
+  | { op: 'update'; collection: string; ref: DocumentRef; changes: JsonDocument; options?: WriteOptions }
+  | { op: 'delete'; collection: string; ref: DocumentRef; options?: WriteOptions }
+  | { op: 'increment'; collection: string; ref: DocumentRef; slot: number; deltas: Record<string, number> };
+
+/** A write's own outcome in a batch: what the single call would have returned (a delete answers whether it removed), or what it would have thrown. */
+export type ShardWriteResult = { ok: true; value: StoredDocument | boolean } | { ok: false; error: unknown };
+
 export interface SlotCounters {
   slot: number;
   reads: number;
@@ -143,6 +153,12 @@ export interface ShardEngine {
   /** Shallow-merges fields into an existing document; NOT_FOUND if absent. */
   update(collection: string, ref: DocumentRef, changes: JsonDocument, options?: WriteOptions): StoredDocument;
   delete(collection: string, ref: DocumentRef, options?: WriteOptions): boolean;
+  /**
+   * Many writes in one transaction, durable together when it returns. Each write succeeds or
+   * fails on its own (a failed one leaves no trace and does not undo the others); if the
+   * commit itself fails, it throws and none is applied.
+   */
+  writeBatch(writes: readonly ShardWrite[]): ShardWriteResult[];
   /** Adds to numeric fields (creating the document, and missing fields as 0, when absent). */
   increment(collection: string, ref: DocumentRef, slot: number, deltas: Record<string, number>): StoredDocument;
   /** Documents of one partition, by id prefix or within an index's order, after a cursor. */

@@ -1,7 +1,10 @@
 import { z } from 'zod';
-import { action, defineService } from '../../core/index.ts';
+import { action, defineService, errorToWire, validateParams } from '../../core/index.ts';
 import type { ShardOps } from './shard-ops.ts';
 import type { DataAdmin } from './data-admin.ts';
+
+/** Ops per shardBatch; the router sends fewer. */
+export const MAX_BATCH = 1000;
 
 const slot = z.number().int().min(0).max(4095);
 const mapVersion = z.number().int().min(0);
@@ -20,6 +23,46 @@ const change = z.object({
 });
 const moveShard = { shard: z.number().int().min(1), mapVersion };
 
+const getParams = z.object(ref);
+const putParams = z.object({ ...ref, doc, expectVersion });
+const updateParams = z.object({ ...ref, changes: doc, expectVersion });
+const deleteParams = z.object({ ...ref, expectVersion });
+const incrementParams = z.object({ ...ref, deltas: z.record(z.string(), z.number()) });
+
+/** The single-document actions a router may send together in one shardBatch. */
+const batchable = ['shardGet', 'shardPut', 'shardUpdate', 'shardDelete', 'shardIncrement'] as const;
+const batchOp = z.object({ action: z.enum(batchable), params: z.unknown() });
+
+/** One op of a shardBatch, run as its own action would run it (same checks, same answer). */
+function runOp(ops: ShardOps, op: z.output<typeof batchOp>): Promise<unknown> {
+  const what = `$data.${op.action}`;
+  switch (op.action) {
+    case 'shardGet':
+      return ops.get(validateParams(getParams, op.params, what));
+    case 'shardPut':
+      return ops.put(validateParams(putParams, op.params, what));
+    case 'shardUpdate':
+      return ops.update(validateParams(updateParams, op.params, what));
+    case 'shardDelete':
+      return ops.delete(validateParams(deleteParams, op.params, what));
+    case 'shardIncrement':
+      return ops.increment(validateParams(incrementParams, op.params, what));
+  }
+}
+
+/** Every op answers on its own: its value, or its error in wire form (a redirect for one op leaves the others alone). */
+async function runBatch(ops: ShardOps, batch: Array<z.output<typeof batchOp>>): Promise<Array<{ value: unknown } | { error: ReturnType<typeof errorToWire> }>> {
+  return Promise.all(
+    batch.map(async (op) => {
+      try {
+        return { value: (await runOp(ops, op)) ?? null };
+      } catch (err) {
+        return { error: errorToWire(err) };
+      }
+    }),
+  );
+}
+
 /**
  * The built-in `$data` service every data node hosts. Per-shard operations carry the caller's
  * map version and slot so the node can redirect a stale caller; move operations are the
@@ -30,16 +73,18 @@ export function dataService(ops: ShardOps, admin: DataAdmin) {
     name: '$data',
     version: 1,
     actions: {
-      shardGet: action({ params: z.object(ref), idempotent: true, handler: (_ctx, p) => ops.get(p) }),
+      shardGet: action({ params: getParams, idempotent: true, handler: (_ctx, p) => ops.get(p) }),
       shardGetMany: action({
         params: z.object({ collection: z.string().min(1), mapVersion, refs: z.array(z.object({ key: z.string(), id: z.string(), slot })).max(10_000) }),
         idempotent: true,
         handler: (_ctx, p) => ops.getMany(p),
       }),
-      shardPut: action({ params: z.object({ ...ref, doc, expectVersion }), handler: (_ctx, p) => ops.put(p) }),
-      shardUpdate: action({ params: z.object({ ...ref, changes: doc, expectVersion }), handler: (_ctx, p) => ops.update(p) }),
-      shardDelete: action({ params: z.object({ ...ref, expectVersion }), handler: (_ctx, p) => ops.delete(p) }),
-      shardIncrement: action({ params: z.object({ ...ref, deltas: z.record(z.string(), z.number()) }), handler: (_ctx, p) => ops.increment(p) }),
+      shardPut: action({ params: putParams, handler: (_ctx, p) => ops.put(p) }),
+      shardUpdate: action({ params: updateParams, handler: (_ctx, p) => ops.update(p) }),
+      shardDelete: action({ params: deleteParams, handler: (_ctx, p) => ops.delete(p) }),
+      shardIncrement: action({ params: incrementParams, handler: (_ctx, p) => ops.increment(p) }),
+      // Not idempotent as a whole: it may hold writes.
+      shardBatch: action({ params: z.object({ ops: z.array(batchOp).min(1).max(MAX_BATCH) }), handler: (_ctx, p) => runBatch(ops, p.ops) }),
       shardScan: action({
         params: z.object({
           collection: z.string().min(1),

@@ -3,9 +3,10 @@ import { ShoalError, silentLogger, type Logger } from '../../core/index.ts';
 import type { ShardMapCache } from '../map/map-cache.ts';
 import { redirectError, fencedError } from '../map/redirect.ts';
 import { placementOf, type ShardMap } from '../map/shard-map.ts';
-import { SLOT_COUNT, type CollectionSpec, type ShardEngine } from '../types.ts';
+import { SLOT_COUNT, type CollectionSpec, type ShardEngine, type ShardWrite } from '../types.ts';
 import type { ShardEngineFactory } from './engines.ts';
 import type { FenceTable } from './fence-table.ts';
+import { WriteBatcher } from './write-batcher.ts';
 
 /** How long a write waits for a fenced slot to finish switching before answering UNAVAILABLE. */
 const FENCE_WAIT_MS = 2_000;
@@ -20,11 +21,13 @@ export interface Owned {
  * The shards this node leads: opens their engines on first use and decides, against the
  * newest map it knows, whether an operation on a slot belongs here. Every check reads the
  * map at most once and touches the engine synchronously after it, so no await ever sits
- * between "this slot is mine and not fenced" and the write.
+ * between "this slot is mine and not fenced" and a read. A write waits for its shard's group
+ * commit, so the check is repeated synchronously just before the batch is written.
  */
 export class ShardHost {
   readonly nodeId: string;
   private readonly engines = new Map<number, ShardEngine>();
+  private readonly batchers = new Map<ShardEngine, WriteBatcher>();
   private readonly specs: Map<string, CollectionSpec>;
   private readonly openEngine: ShardEngineFactory;
   private readonly maps: ShardMapCache;
@@ -102,6 +105,25 @@ export class ShardHost {
     }
   }
 
+  /**
+   * Applies a write checked by forWrite in the shard's next group commit. `again` repeats the
+   * whole operation, checks included; it runs instead when the slot stopped being writable here
+   * while the write was queued.
+   */
+  write<T>(owned: Owned, slot: number, write: ShardWrite, again: () => Promise<T>): Promise<T> {
+    let batcher = this.batchers.get(owned.engine);
+    if (!batcher) this.batchers.set(owned.engine, (batcher = new WriteBatcher(owned.engine)));
+    return batcher.submit(write, () => this.writableHere(owned, slot), again);
+  }
+
+  /** forWrite's verdict again, synchronously, against the map and fences as they are now. */
+  private writableHere(owned: Owned, slot: number): boolean {
+    const map = this.maps.map;
+    const shard = map.shardOf(placementOf(owned.spec.group), slot);
+    if (shard !== owned.shard || map.shard(shard)?.replicas[0] !== this.nodeId) return false;
+    return this.engines.get(shard) === owned.engine && !this.fences.isFenced(shard, slot);
+  }
+
   /** For move operations, which name their shard explicitly. */
   async shardEngine(shardId: number, callerVersion: number): Promise<{ engine: ShardEngine; map: ShardMap }> {
     const map = await this.mapFor(callerVersion);
@@ -114,6 +136,9 @@ export class ShardHost {
   }
 
   close(): void {
+    // Writes already queued were accepted: commit them before the engines go.
+    for (const batcher of this.batchers.values()) batcher.flush();
+    this.batchers.clear();
     for (const [shard, engine] of this.engines) {
       try {
         engine.close();

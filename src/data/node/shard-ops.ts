@@ -1,7 +1,7 @@
 import { ShoalError } from '../../core/index.ts';
 import type { FenceTable } from './fence-table.ts';
 import { redirectError } from '../map/redirect.ts';
-import type { ChangeRecord, JsonDocument, Query, ShardQueryResult, StoredDocument } from '../types.ts';
+import type { ChangeRecord, JsonDocument, Query, ShardQueryResult, ShardWrite, StoredDocument, WriteOptions } from '../types.ts';
 import type { ShardHost } from './shard-host.ts';
 import type { ShardMapCache } from '../map/map-cache.ts';
 import type { ShardMap } from '../map/shard-map.ts';
@@ -47,30 +47,34 @@ export class ShardOps {
   }
 
   async put(p: RefParams & { doc: JsonDocument; expectVersion?: number }): Promise<StoredDocument> {
-    const { engine, spec } = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
-    checkSize(p.doc, spec.maxDocumentBytes);
-    return engine.put(p.collection, { key: p.key, id: p.id }, p.slot, p.doc, p.expectVersion === undefined ? {} : { expectVersion: p.expectVersion });
+    const owned = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
+    checkSize(p.doc, owned.spec.maxDocumentBytes);
+    const write: ShardWrite = { op: 'put', collection: p.collection, ref: { key: p.key, id: p.id }, slot: p.slot, doc: p.doc, options: versionOf(p) };
+    return this.host.write(owned, p.slot, write, () => this.put(p));
   }
 
   async update(p: RefParams & { changes: JsonDocument; expectVersion?: number }): Promise<StoredDocument> {
-    const { engine, spec } = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
-    checkSize(p.changes, spec.maxDocumentBytes);
-    const current = engine.get(p.collection, { key: p.key, id: p.id });
-    if (current) checkSize({ ...current.doc, ...p.changes }, spec.maxDocumentBytes);
-    return engine.update(p.collection, { key: p.key, id: p.id }, p.changes, p.expectVersion === undefined ? {} : { expectVersion: p.expectVersion });
+    const owned = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
+    checkSize(p.changes, owned.spec.maxDocumentBytes);
+    const current = owned.engine.get(p.collection, { key: p.key, id: p.id });
+    if (current) checkSize({ ...current.doc, ...p.changes }, owned.spec.maxDocumentBytes);
+    const write: ShardWrite = { op: 'update', collection: p.collection, ref: { key: p.key, id: p.id }, changes: p.changes, options: versionOf(p) };
+    return this.host.write(owned, p.slot, write, () => this.update(p));
   }
 
   async delete(p: RefParams & { expectVersion?: number }): Promise<{ deleted: boolean }> {
-    const { engine } = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
-    return { deleted: engine.delete(p.collection, { key: p.key, id: p.id }, p.expectVersion === undefined ? {} : { expectVersion: p.expectVersion }) };
+    const owned = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
+    const write: ShardWrite = { op: 'delete', collection: p.collection, ref: { key: p.key, id: p.id }, options: versionOf(p) };
+    return { deleted: await this.host.write(owned, p.slot, write, async () => (await this.delete(p)).deleted) };
   }
 
   async increment(p: RefParams & { deltas: Record<string, number> }): Promise<StoredDocument> {
-    const { engine } = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
+    const owned = await this.host.forWrite(p.collection, p.slot, p.mapVersion);
     for (const [field, delta] of Object.entries(p.deltas)) {
       if (!Number.isFinite(delta)) throw new ShoalError('VALIDATION', `increment of "${field}" must be a finite number`);
     }
-    return engine.increment(p.collection, { key: p.key, id: p.id }, p.slot, p.deltas);
+    const write: ShardWrite = { op: 'increment', collection: p.collection, ref: { key: p.key, id: p.id }, slot: p.slot, deltas: p.deltas };
+    return this.host.write(owned, p.slot, write, () => this.increment(p));
   }
 
   async scan(p: { collection: string; slot: number; mapVersion: number; key: string; idPrefix?: string; index?: string; limit?: number; after?: string }): Promise<StoredDocument[]> {
@@ -180,6 +184,10 @@ export class ShardOps {
       }
     }
   }
+}
+
+function versionOf(p: { expectVersion?: number }): WriteOptions {
+  return p.expectVersion === undefined ? {} : { expectVersion: p.expectVersion };
 }
 
 function checkSize(doc: JsonDocument, maxBytes: number): void {

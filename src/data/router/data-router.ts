@@ -7,6 +7,7 @@ import { compactSlots, placementOf, type ShardMap } from '../map/shard-map.ts';
 import { mergeShardResults } from '../query/index.ts';
 import { slotOf } from '../slots.ts';
 import type { CollectionDefinition, CollectionSpec, JsonDocument, Query, ShardQueryResult, StoredDocument } from '../types.ts';
+import { CallPipeline } from './call-pipeline.ts';
 import { CollectionClient } from './collection-client.ts';
 import { checkQuery } from '../query/index.ts';
 import { pinnedKey } from './pinned-key.ts';
@@ -30,6 +31,9 @@ export interface DataRouterOptions {
   maxAttempts?: number;
 }
 
+/** Single-document actions that may share a shardBatch with others bound for the same node. */
+const PIPELINED = new Set(['shardGet', 'shardPut', 'shardUpdate', 'shardDelete', 'shardIncrement']);
+
 const BACKOFF_MIN_MS = 10;
 const BACKOFF_MAX_MS = 400;
 
@@ -41,6 +45,7 @@ const BACKOFF_MAX_MS = 400;
  */
 export class DataRouter {
   private readonly caller: DataCaller;
+  private readonly pipeline: CallPipeline;
   readonly maps: ShardMapCache;
   private readonly logger: Logger;
   private readonly maxAttempts: number;
@@ -50,6 +55,7 @@ export class DataRouter {
 
   constructor(options: DataRouterOptions) {
     this.caller = options.caller;
+    this.pipeline = new CallPipeline(options.caller);
     this.maps = options.maps;
     this.logger = (options.logger ?? silentLogger).child({ component: 'data-router' });
     this.maxAttempts = options.maxAttempts ?? 12;
@@ -105,9 +111,12 @@ export class DataRouter {
     const spec = this.spec(collection);
     const placement = placementOf(spec.group);
     const slot = slotOf(key);
+    const pipelined = PIPELINED.has(action);
+    // Each attempt is its own op: after a redirect it is sent again alone, with the refreshed map.
     return this.withRetry(`${action} ${collection}`, async (map) => {
       const { node } = map.locate(placement, slot);
-      return (await this.caller.call('$data', 1, action, { ...params, collection, slot, key, mapVersion: map.version }, { node })) as T;
+      const sent = { ...params, collection, slot, key, mapVersion: map.version };
+      return (await (pipelined ? this.pipeline.call(node, action, sent) : this.caller.call('$data', 1, action, sent, { node }))) as T;
     });
   }
 

@@ -1,6 +1,7 @@
 /**
  * One collection's table and its prepared statements, prepared once so hot paths only bind and
- * step.
+ * step. Documents are stored as SQLite JSONB, which queries read without re-parsing JSON text;
+ * they are read back as JSON text (rows written as text by older versions read the same way).
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { tableName } from './ddl.ts';
@@ -30,18 +31,18 @@ export class CollectionTable {
     this.ordinal = ordinal;
     const t = tableName(spec.name);
     this.table = t;
-    this.selectOne = db.prepare(`SELECT slot, version, doc FROM ${t} WHERE key = ? AND id = ?`);
+    this.selectOne = db.prepare(`SELECT slot, version, json(doc) AS doc FROM ${t} WHERE key = ? AND id = ?`);
     this.upsertNext = db.prepare(
-      `INSERT INTO ${t} (key, id, slot, version, doc) VALUES (?, ?, ?, 1, ?)
+      `INSERT INTO ${t} (key, id, slot, version, doc) VALUES (?, ?, ?, 1, jsonb(?))
        ON CONFLICT (key, id) DO UPDATE SET slot = excluded.slot, version = version + 1, doc = excluded.doc
        RETURNING version`,
     );
     this.writeExact = db.prepare(
-      `INSERT INTO ${t} (key, id, slot, version, doc) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO ${t} (key, id, slot, version, doc) VALUES (?, ?, ?, ?, jsonb(?))
        ON CONFLICT (key, id) DO UPDATE SET slot = excluded.slot, version = excluded.version, doc = excluded.doc`,
     );
     this.deleteOne = db.prepare(`DELETE FROM ${t} WHERE key = ? AND id = ? RETURNING slot`);
-    this.exportPage = db.prepare(`SELECT rowid, key, id, version, doc FROM ${t} WHERE slot = ? AND rowid > ? ORDER BY rowid LIMIT ?`);
+    this.exportPage = db.prepare(`SELECT rowid, key, id, version, json(doc) AS doc FROM ${t} WHERE slot = ? AND rowid > ? ORDER BY rowid LIMIT ?`);
     this.logSlot = db.prepare(`INSERT INTO _changes (collection, slot, key, id) SELECT ?, slot, key, id FROM ${t} WHERE slot = ?`);
     this.deleteSlot = db.prepare(`DELETE FROM ${t} WHERE slot = ?`);
     this.countBySlot = db.prepare(`SELECT slot, count(*) AS n FROM ${t} GROUP BY slot`);

@@ -44,7 +44,7 @@ export function scanSql(db: DatabaseSync, table: string, spec: CollectionSpec, k
     }
   }
   params.push(limit);
-  return { sql: `SELECT key, id, version, doc FROM ${table} WHERE ${terms.join(' AND ')} ORDER BY ${order} LIMIT ?`, params };
+  return { sql: `SELECT key, id, version, json(doc) AS doc FROM ${table} WHERE ${terms.join(' AND ')} ORDER BY ${order} LIMIT ?`, params };
 }
 
 /** (e0, e1, …, id) > (v0, v1, …, after) in SQLite's order, where NULL sorts first. */

@@ -1,21 +1,24 @@
 /**
  * ShardEngine on SQLite (`node:sqlite`): one database file per shard replica, in WAL mode with
  * synchronous=FULL, so a write is durable when its call returns. Each write is one transaction
- * holding the document change and its change-log entry together.
+ * holding the document change and its change-log entry together, or a part of one shared by a
+ * batch (writeBatch), which pays one fsync for many writes.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ShoalError } from '../../core/errors.ts';
-import { checkCollectionSpec, checkDocumentSize } from '../collection.ts';
+import { checkCollectionSpec } from '../collection.ts';
 import { compileQuery } from '../query/compile.ts';
 import { checkQuery, MAX_LIMIT } from '../query/validate.ts';
 import { slotOf } from '../slots.ts';
 import { ChangeLog } from './change-log.ts';
 import { CollectionTable, storedDocument } from './collection-table.ts';
+import { DocumentWrites } from './document-writes.ts';
+import { QueryPlanner } from './query-plan.ts';
 import { CATALOG_DDL, createIndexDdl, createTableDdl, declaredIndexPrefix, dropIndexDdl, indexesToBuild, PRAGMAS } from './ddl.ts';
-import { applyDeltas, checkDeltas, checkDocumentAddress, checkDocumentObject, checkLimit, checkRef, checkSlot, checkSlotList, checkVersionMatch, expectedVersion, setPath } from './input-checks.ts';
+import { checkDocumentObject, checkLimit, checkRef, checkSlot, checkSlotList } from './input-checks.ts';
 import { scanSql, type ScanOptions } from './scan-sql.ts';
 import { SlotCounterTable } from './slot-counters.ts';
-import type { ChangeRecord, CollectionSpec, DocumentRef, JsonDocument, Query, ShardEngine, ShardQueryResult, SlotCounters, StoredDocument, WriteOptions } from '../types.ts';
+import type { ChangeRecord, CollectionSpec, DocumentRef, JsonDocument, Query, ShardEngine, ShardQueryResult, ShardWrite, ShardWriteResult, SlotCounters, StoredDocument, WriteOptions } from '../types.ts';
 
 export interface SqliteShardEngineOptions {
   /** Change-log entries kept; older ones are pruned and a catch-up from before them must restart (default 1 000 000). */
@@ -25,6 +28,8 @@ export interface SqliteShardEngineOptions {
 /** exportSlot's cursor packs (collection ordinal, rowid) into one safe integer. */
 const ROWID_SPAN = 2 ** 36;
 const STATEMENT_CACHE_SIZE = 256;
+/** Planner statistics are refreshed (PRAGMA optimize) after this many written documents. */
+const OPTIMIZE_EVERY_WRITES = 50_000;
 
 type ExportedDocument = StoredDocument & { collection: string };
 
@@ -38,7 +43,13 @@ export class SqliteShardEngine implements ShardEngine {
   private readonly begin: StatementSync;
   private readonly commit: StatementSync;
   private readonly rollback: StatementSync;
+  private readonly savepoint: StatementSync;
+  private readonly release: StatementSync;
+  private readonly rollbackToSavepoint: StatementSync;
+  private readonly writes: DocumentWrites;
+  private readonly planner = new QueryPlanner((sql) => this.statement(sql));
   private open = true;
+  private writesSinceOptimize = 0;
 
   constructor(path: string, options: SqliteShardEngineOptions = {}) {
     this.path = path;
@@ -49,9 +60,15 @@ export class SqliteShardEngine implements ShardEngine {
       this.begin = this.db.prepare('BEGIN IMMEDIATE');
       this.commit = this.db.prepare('COMMIT');
       this.rollback = this.db.prepare('ROLLBACK');
+      this.savepoint = this.db.prepare('SAVEPOINT write');
+      this.release = this.db.prepare('RELEASE write');
+      this.rollbackToSavepoint = this.db.prepare('ROLLBACK TO write');
       this.changes = new ChangeLog(this.db, options.retainChanges ?? 1_000_000);
+      this.writes = new DocumentWrites(this.changes, (collection) => this.table(collection));
       const rows = this.db.prepare('SELECT ordinal, spec FROM _collections ORDER BY ordinal').all() as Array<{ ordinal: number; spec: string }>;
       for (const row of rows) this.loadCollection(JSON.parse(row.spec) as CollectionSpec, row.ordinal);
+      // Statistics for tables that lack them or have changed much, as SQLite advises at open.
+      this.db.exec('PRAGMA optimize = 0x10002');
     } catch (err) {
       this.db.close();
       throw err;
@@ -96,81 +113,49 @@ export class SqliteShardEngine implements ShardEngine {
   }
 
   put(collection: string, ref: DocumentRef, slot: number, doc: JsonDocument, options?: WriteOptions): StoredDocument {
-    const table = this.table(collection);
-    checkRef(ref);
-    checkSlot(slot);
-    checkDocumentObject(doc, 'a document');
-    checkDocumentAddress(table.spec, ref, doc);
-    const expected = expectedVersion(options);
-    const json = checkDocumentSize(collection, doc, table.spec.maxDocumentBytes);
-    const version = this.transaction(() => {
-      let next: number;
-      if (expected === undefined) {
-        next = table.upsert(ref.key, ref.id, slot, json);
-      } else {
-        checkVersionMatch(expected, table.read(ref.key, ref.id)?.version ?? 0, collection, ref);
-        next = expected + 1;
-        table.write(ref.key, ref.id, slot, next, json);
-      }
-      this.changes.record(collection, slot, ref.key, ref.id);
-      return next;
-    });
-    this.counters.write(slot);
-    return storedDocument(ref.key, ref.id, version, json);
+    return this.writeOne({ op: 'put', collection, ref, slot, doc, options }) as StoredDocument;
   }
 
   update(collection: string, ref: DocumentRef, changes: JsonDocument, options?: WriteOptions): StoredDocument {
-    const table = this.table(collection);
-    checkRef(ref);
-    checkDocumentObject(changes, 'update changes');
-    const expected = expectedVersion(options);
-    const result = this.transaction(() => {
-      const current = table.read(ref.key, ref.id);
-      if (!current) throw new ShoalError('NOT_FOUND', `no document ${ref.key}/${ref.id} in collection "${collection}"`, { collection, key: ref.key, id: ref.id });
-      checkVersionMatch(expected, current.version, collection, ref);
-      const merged: JsonDocument = { ...(JSON.parse(current.doc) as JsonDocument), ...changes };
-      checkDocumentAddress(table.spec, ref, merged);
-      const json = checkDocumentSize(collection, merged, table.spec.maxDocumentBytes);
-      table.write(ref.key, ref.id, current.slot, current.version + 1, json);
-      this.changes.record(collection, current.slot, ref.key, ref.id);
-      return { slot: current.slot, version: current.version + 1, json };
-    });
-    this.counters.write(result.slot);
-    return storedDocument(ref.key, ref.id, result.version, result.json);
+    return this.writeOne({ op: 'update', collection, ref, changes, options }) as StoredDocument;
   }
 
   delete(collection: string, ref: DocumentRef, options?: WriteOptions): boolean {
-    const table = this.table(collection);
-    checkRef(ref);
-    const expected = expectedVersion(options);
-    const slot = this.transaction(() => {
-      if (expected !== undefined) checkVersionMatch(expected, table.read(ref.key, ref.id)?.version ?? 0, collection, ref);
-      const removedFrom = table.remove(ref.key, ref.id);
-      if (removedFrom !== undefined) this.changes.record(collection, removedFrom, ref.key, ref.id);
-      return removedFrom;
-    });
-    this.counters.write(slot ?? slotOf(ref.key));
-    return slot !== undefined;
+    return this.writeOne({ op: 'delete', collection, ref, options }) as boolean;
   }
 
   increment(collection: string, ref: DocumentRef, slot: number, deltas: Record<string, number>): StoredDocument {
-    const table = this.table(collection);
-    checkRef(ref);
-    checkSlot(slot);
-    const entries = checkDeltas(table.spec, deltas);
-    const result = this.transaction(() => {
-      const current = table.read(ref.key, ref.id);
-      const doc = current ? (JSON.parse(current.doc) as JsonDocument) : this.seedDocument(table.spec, ref);
-      applyDeltas(doc, entries);
-      const json = checkDocumentSize(collection, doc, table.spec.maxDocumentBytes);
-      const version = (current?.version ?? 0) + 1;
-      const at = current?.slot ?? slot;
-      table.write(ref.key, ref.id, at, version, json);
-      this.changes.record(collection, at, ref.key, ref.id);
-      return { at, version, json };
+    return this.writeOne({ op: 'increment', collection, ref, slot, deltas }) as StoredDocument;
+  }
+
+  /**
+   * Group commit: one transaction, so one fsync, for many writes. Each write runs under its own
+   * savepoint, so one that fails (a version conflict, a bad document) is undone alone.
+   */
+  writeBatch(writes: readonly ShardWrite[]): ShardWriteResult[] {
+    this.assertOpen();
+    if (!Array.isArray(writes)) throw new ShoalError('BAD_REQUEST', 'writes must be an array');
+    const results: ShardWriteResult[] = [];
+    const touched: number[] = [];
+    this.transaction(() => {
+      for (const write of writes) {
+        this.savepoint.run();
+        try {
+          const done = this.writes.apply(write);
+          this.release.run();
+          results.push({ ok: true, value: done.value });
+          touched.push(done.slot);
+        } catch (error) {
+          this.rollbackToSavepoint.run();
+          this.release.run();
+          this.changes.refresh();
+          results.push({ ok: false, error });
+        }
+      }
     });
-    this.counters.write(result.at);
-    return storedDocument(ref.key, ref.id, result.version, result.json);
+    for (const slot of touched) this.counters.write(slot);
+    this.wrote(touched.length);
+    return results;
   }
 
   scan(collection: string, key: string, options: ScanOptions): StoredDocument[] {
@@ -187,8 +172,11 @@ export class SqliteShardEngine implements ShardEngine {
     const table = this.table(collection);
     const checked = checkQuery(query);
     if (slots !== undefined) checkSlotList(slots);
-    const compiled = compileQuery(table.table, checked, slots);
-    const rows = this.statement(compiled.sql, true).all(...compiled.params) as Array<Record<string, unknown>>;
+    // Asked for every slot it holds, the shard need not test each row's slot.
+    const scope = slots !== undefined && slots.length > 1 && this.planner.holdsOnly(table.table, slots) ? undefined : slots;
+    const compiled = compileQuery(table.table, checked, scope);
+    const sql = this.planner.choose(table.table, compiled);
+    const rows = this.statement(sql, true).all(...compiled.params) as Array<Record<string, unknown>>;
     return compiled.decode(rows);
   }
 
@@ -222,6 +210,7 @@ export class SqliteShardEngine implements ShardEngine {
         this.changes.record(table.name, slot, document.key, document.id);
       }
     });
+    this.wrote(prepared.length);
   }
 
   applyChanges(changes: ChangeRecord[]): void {
@@ -307,19 +296,28 @@ export class SqliteShardEngine implements ShardEngine {
     return table;
   }
 
-  private seedDocument(spec: CollectionSpec, ref: DocumentRef): JsonDocument {
-    const doc: JsonDocument = {};
-    if (spec.keyField !== undefined) setPath(doc, spec.keyField, ref.key);
-    if (spec.idField !== undefined) setPath(doc, spec.idField, ref.id);
-    return doc;
-  }
-
   private copiedDocument(document: ExportedDocument): { table: CollectionTable; document: ExportedDocument; json: string } {
     const table = this.table(document?.collection);
     checkRef(document);
     if (!Number.isSafeInteger(document.version) || document.version < 1) throw new ShoalError('BAD_REQUEST', 'a copied document needs a positive integer version');
     checkDocumentObject(document.doc, 'a copied document');
     return { table, document, json: JSON.stringify(document.doc) };
+  }
+
+  private writeOne(write: ShardWrite): StoredDocument | boolean {
+    this.assertOpen();
+    const done = this.transaction(() => this.writes.apply(write));
+    this.counters.write(done.slot);
+    this.wrote(1);
+    return done.value;
+  }
+
+  /** Keeps planner statistics in step with the data (a bulk load turns a small table into a big one). */
+  private wrote(count: number): void {
+    this.writesSinceOptimize += count;
+    if (this.writesSinceOptimize < OPTIMIZE_EVERY_WRITES) return;
+    this.writesSinceOptimize = 0;
+    this.db.exec('PRAGMA optimize');
   }
 
   private statement(sql: string, readBigInts = false): StatementSync {
