@@ -35,8 +35,11 @@ export interface OutboundCall extends CallRequest {
   balanceKey?: string;
   /** A node the call must go to (data placed there), bypassing the balancer. */
   targetNode?: string;
-  /** Endpoints already tried by this call; retries add to it. */
-  exclude: Set<string>;
+  /**
+   * Endpoints this call already tried without success, which a retry avoids. Created on the first
+   * failure, since most calls never need it.
+   */
+  exclude?: Set<string>;
   /** Attempts made so far (0 before the first). */
   attempts: number;
   /** Node that answered, set once an attempt succeeds (the gateway reports it). */

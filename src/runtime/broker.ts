@@ -273,7 +273,6 @@ export class ServiceBroker {
       meta,
       idempotent: declared.idempotent,
       timeoutMs: options.timeoutMs ?? declared.timeoutMs ?? this.options.defaultTimeoutMs ?? 10_000,
-      exclude: new Set(),
       attempts: 0,
     };
     if (balanceKey !== undefined) call.balanceKey = balanceKey;
@@ -297,17 +296,29 @@ export class ServiceBroker {
     return new ShoalError('NOT_FOUND', `unknown service ${service}`);
   }
 
-  /** End of the outbound chain: choose an endpoint and make one attempt. */
-  private async dispatch(call: OutboundCall): Promise<unknown> {
+  /**
+   * End of the outbound chain: choose an endpoint and make one attempt. Not async: the attempt's
+   * promise gets one .then() rather than an async frame and its own promise.
+   */
+  private dispatch(call: OutboundCall): Promise<unknown> {
+    try {
+      return this.dispatchOrThrow(call);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private dispatchOrThrow(call: OutboundCall): Promise<unknown> {
     const all = this.registry.endpoints(call.service, call.version);
     if (all.length === 0) throw this.missingService(call.service, call.version);
     const endpoints = this.available(all, call);
     if (endpoints.length === 0) {
       throw new ShoalError('UNAVAILABLE', `every node serving ${serviceKey(call.service, call.version)} is refusing calls (circuits open)`, { sent: false });
     }
+    const exclude = call.exclude;
     let chosen: ServiceEndpoint | undefined;
     if (call.targetNode !== undefined) {
-      chosen = endpoints.find((e) => e.id === call.targetNode && !call.exclude.has(e.id));
+      chosen = endpoints.find((e) => e.id === call.targetNode && !exclude?.has(e.id));
       if (!chosen) {
         throw new ShoalError('UNAVAILABLE', `node ${call.targetNode} does not serve ${serviceKey(call.service, call.version)} right now`, {
           sent: false,
@@ -316,29 +327,39 @@ export class ServiceBroker {
         });
       }
     }
-    if (!chosen && this.options.preferLocal !== false) chosen = localEndpoint(endpoints, call.exclude);
+    if (!chosen && this.options.preferLocal !== false) chosen = localEndpoint(endpoints, exclude);
     const strategy = this.callStrategy(call, endpoints);
-    chosen ??= strategy.pick(endpoints, { key: call.balanceKey, exclude: call.exclude }) as ServiceEndpoint | undefined;
+    chosen ??= strategy.pick(endpoints, exclude === undefined ? { key: call.balanceKey } : { key: call.balanceKey, exclude }) as ServiceEndpoint | undefined;
     if (!chosen) {
-      throw new ShoalError('UNAVAILABLE', `no node left to try for ${serviceKey(call.service, call.version)} (tried ${[...call.exclude].join(', ')})`, {
+      throw new ShoalError('UNAVAILABLE', `no node left to try for ${serviceKey(call.service, call.version)} (tried ${[...(exclude ?? [])].join(', ')})`, {
         sent: false,
         exhausted: true,
       });
     }
-    call.exclude.add(chosen.id);
+    const id = chosen.id;
     call.attempts++;
     // Only strategies that weigh latency or load need the clock.
     const started = strategy.onEnd === undefined ? 0 : performance.now();
-    strategy.onStart?.(chosen.id);
+    strategy.onStart?.(id);
+    let pending: Promise<unknown>;
     try {
-      const result = await this.attempt({ call, endpointId: chosen.id, local: chosen.local });
-      strategy.onEnd?.(chosen.id, { latencyMs: performance.now() - started, ok: true });
-      call.servedBy = chosen.id;
-      return result;
+      pending = this.attempt({ call, endpointId: id, local: chosen.local });
     } catch (err) {
-      strategy.onEnd?.(chosen.id, { latencyMs: performance.now() - started, ok: false });
-      throw err;
+      pending = Promise.reject(err);
     }
+    return pending.then(
+      (result) => {
+        strategy.onEnd?.(id, { latencyMs: performance.now() - started, ok: true });
+        call.servedBy = id;
+        return result;
+      },
+      (err: unknown) => {
+        strategy.onEnd?.(id, { latencyMs: performance.now() - started, ok: false });
+        // Made on the first failure: most calls succeed at once and never need the set.
+        (call.exclude ??= new Set()).add(id);
+        throw err;
+      },
+    );
   }
 
   /** The strategy of a call's route, found without building its key once it exists. */
@@ -525,8 +546,8 @@ export class ServiceBroker {
 }
 
 /** This node's own endpoint unless already tried; a loop, since it runs on every call. */
-function localEndpoint(endpoints: readonly ServiceEndpoint[], exclude: ReadonlySet<string>): ServiceEndpoint | undefined {
-  for (const endpoint of endpoints) if (endpoint.local && !exclude.has(endpoint.id)) return endpoint;
+function localEndpoint(endpoints: readonly ServiceEndpoint[], exclude: ReadonlySet<string> | undefined): ServiceEndpoint | undefined {
+  for (const endpoint of endpoints) if (endpoint.local && (exclude === undefined || !exclude.has(endpoint.id))) return endpoint;
   return undefined;
 }
 

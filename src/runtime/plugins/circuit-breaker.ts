@@ -41,26 +41,35 @@ export function circuitBreakerPlugin(options: CircuitBreakerOptions = {}): Plugi
       const state = current(endpointId);
       return state.kind === 'closed' || (state.kind === 'half-open' && !state.trial);
     },
-    async outboundAttempt(attempt, next) {
+    // Not async: one .then() per attempt rather than an async frame and its promise.
+    outboundAttempt(attempt, next) {
       if (attempt.local) return next(attempt);
       const id = attempt.endpointId;
       const state = current(id);
       if (state.kind === 'open' || (state.kind === 'half-open' && state.trial)) {
-        throw new ShoalError('CIRCUIT_OPEN', `circuit to ${id} is open`, { endpoint: id, sent: false });
+        return Promise.reject(new ShoalError('CIRCUIT_OPEN', `circuit to ${id} is open`, { endpoint: id, sent: false }));
       }
       if (state.kind === 'half-open') state.trial = true;
+      let pending: Promise<unknown>;
       try {
-        const result = await next(attempt);
-        circuits.delete(id);
-        return result;
+        pending = next(attempt);
       } catch (err) {
-        const error = toShoalError(err);
-        if (endpointFailureCodes.has(error.code)) {
-          const failures = state.kind === 'closed' ? state.failures + 1 : failureThreshold;
-          circuits.set(id, failures >= failureThreshold ? { kind: 'open', until: Date.now() + openMs } : { kind: 'closed', failures });
-        }
-        throw error;
+        pending = Promise.reject(err);
       }
+      return pending.then(
+        (result) => {
+          circuits.delete(id);
+          return result;
+        },
+        (err: unknown) => {
+          const error = toShoalError(err);
+          if (endpointFailureCodes.has(error.code)) {
+            const failures = state.kind === 'closed' ? state.failures + 1 : failureThreshold;
+            circuits.set(id, failures >= failureThreshold ? { kind: 'open', until: Date.now() + openMs } : { kind: 'closed', failures });
+          }
+          throw error;
+        },
+      );
     },
   };
 }

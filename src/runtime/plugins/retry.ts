@@ -14,17 +14,24 @@ export function retryPlugin(options: RetryOptions = {}): Plugin {
   const maxAttempts = options.maxAttempts ?? 3;
   return {
     name: 'retry',
-    async outboundCall(call, next) {
+    // Not async: the first attempt costs one .then(); only a failure builds the next try.
+    outboundCall(call, next) {
       // Counted here, not from call.attempts: a try that found no endpoint never reaches one.
-      for (let tries = 1; ; tries++) {
+      const attempt = (tries: number): Promise<unknown> => {
+        let pending: Promise<unknown>;
         try {
-          return await next(call);
+          pending = next(call);
         } catch (err) {
+          pending = Promise.reject(err);
+        }
+        return pending.then(undefined, (err: unknown) => {
           const error = toShoalError(err);
           if (!shouldRetry(error, call.idempotent) || tries >= maxAttempts) throw error;
           if (call.meta.deadline !== undefined && Date.now() >= call.meta.deadline) throw error;
-        }
-      }
+          return attempt(tries + 1);
+        });
+      };
+      return attempt(1);
     },
   };
 }
