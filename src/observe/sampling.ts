@@ -4,10 +4,12 @@
  * carry a traceparent, so logs and responses name their trace, but no span is built for them.
  *
  * Defaults, both overridable per process by environment:
- * - SHOAL_TRACE_SAMPLE_RATIO (default 0.1): the share of new traces recorded.
+ * - SHOAL_TRACE_SAMPLE_RATIO (default 0.01): the share of new traces recorded beyond the
+ *   per-second allowance; at high call rates a full span on both sides of every tenth call
+ *   was a tenth of the RPC cost.
  * - SHOAL_TRACE_SAMPLES_PER_SECOND (default 10): new traces recorded each second regardless
  *   of the ratio, so a lightly used cluster (a developer's, a test's) keeps every trace while
- *   a busy one records about a tenth of its calls.
+ *   a busy one records about one call in a hundred.
  * A ratio of 1 records everything; 0 with 0 per second records only traces a caller marked sampled.
  */
 import { createContextKey, isSpanContextValid, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
@@ -22,7 +24,7 @@ export interface SamplingOptions {
   perSecond?: number;
 }
 
-export const defaultSampleRatio = 0.1;
+export const defaultSampleRatio = 0.01;
 export const defaultSamplesPerSecond = 10;
 
 function fromEnv(name: string, fallback: number, valid: (n: number) => boolean, what: string): number {
