@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 
-const poolBytes = 8192;
+const poolBytes = 65536;
 const pool = Buffer.allocUnsafe(poolBytes);
 let poolHex = '';
 let offset = poolBytes;

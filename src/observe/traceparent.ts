@@ -58,6 +58,17 @@ function isCommonForm(traceparent: string): boolean {
 }
 
 /**
+ * The flags of a valid traceparent in the common form (version 00, nothing after the flags), or
+ * -1 for anything else, which parseTraceParent then judges. Spares the object and the trace id
+ * copy on the path every unrecorded hop takes: its new traceparent reuses the caller's prefix.
+ */
+export function commonFormFlags(traceparent: string): number {
+  if (!isCommonForm(traceparent)) return -1;
+  if (traceparent.startsWith(zeroTraceId, 3) || traceparent.startsWith(zeroSpanId, 36)) return -1;
+  return (hexDigit(traceparent.charCodeAt(53)) << 4) | hexDigit(traceparent.charCodeAt(54));
+}
+
+/**
  * Parses a traceparent as OpenTelemetry's W3C propagator does (unknown future versions with extra
  * fields accepted, version ff and zero ids refused); undefined when absent or invalid.
  */

@@ -16,7 +16,7 @@ import type { SamplingOptions } from './sampling.ts';
 import { SpanRing } from './span-ring.ts';
 import type { FinishedSpan } from './span-ring.ts';
 import { newSpanId, newTraceAndSpanIds } from './trace-ids.ts';
-import { parseTraceParent } from './traceparent.ts';
+import { commonFormFlags, parseTraceParent } from './traceparent.ts';
 
 export interface TracingOptions {
   serviceName: string;
@@ -143,12 +143,26 @@ export interface TracingPluginOptions {
  * (no object per call for the common, unrecorded case).
  */
 function recordOrPassOn(meta: CallMeta, sampler: TraceSampler): Context | undefined {
-  const parent = parseTraceParent(meta.traceparent);
+  const traceparent = meta.traceparent;
+  if (traceparent === undefined) return startRoot(meta, sampler);
+  const flags = commonFormFlags(traceparent);
+  if (flags >= 0) {
+    if ((flags & 1) === 1) return contextFromMeta(meta);
+    // "00-" + trace id + "-": the caller's, kept as it is.
+    meta.traceparent = `${traceparent.slice(0, 36)}${newSpanId()}-00`;
+    return undefined;
+  }
+  const parent = parseTraceParent(traceparent);
   if (parent) {
     if (parent.sampled) return contextFromMeta(meta);
     meta.traceparent = `00-${parent.traceId}-${newSpanId()}-00`;
     return undefined;
   }
+  return startRoot(meta, sampler);
+}
+
+/** A hop without a usable parent starts a trace: recorded when the sampler says so. */
+function startRoot(meta: CallMeta, sampler: TraceSampler): Context | undefined {
   const ids = newTraceAndSpanIds();
   if (sampler.sampleRoot(Number.parseInt(ids.slice(24, 32), 16))) return TraceSampler.sampledRoot;
   meta.traceparent = `00-${ids.slice(0, 32)}-${ids.slice(32)}-00`;

@@ -11,13 +11,15 @@ import {
   FRAME_HEADER_BYTES,
   FrameDecoder,
   FrameTooLargeError,
-  decodeFrame,
+  TAG_FAILURE,
+  TAG_REQUEST,
+  callTupleTag,
   encodeFrame,
   encodeResponseFrame,
   type Frame,
+  frameFromValue,
   type HandshakeFrame,
-  type RequestFrame,
-  type ResponseFrame,
+  unpackBody,
 } from './frame.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { ClientHandshake, HANDSHAKE_MAX_FRAME_BYTES, ServerHandshake, type HandshakeStep } from './handshake.ts';
@@ -180,7 +182,19 @@ export class Connection implements PendingRequestHolder {
     if (this.state.phase === 'closed') return false;
     let frame: Frame;
     try {
-      frame = decodeFrame(body);
+      const value = unpackBody(body);
+      // Requests and answers on an open connection are served straight from their tuple,
+      // without building a frame object per call.
+      if (this.state.phase === 'open') {
+        const tag = callTupleTag(value);
+        if (tag >= 0) {
+          const tuple = value as [number, number, unknown];
+          if (tag === TAG_REQUEST) this.handleRequest(tuple[1], tuple[2], this.state.peer);
+          else this.handleResponse(tuple[1], tuple[2], tag === TAG_FAILURE);
+          return !this.isClosed();
+        }
+      }
+      frame = frameFromValue(value);
     } catch (err) {
       this.reject('malformed', (err as Error).message);
       return false;
@@ -195,10 +209,11 @@ export class Connection implements PendingRequestHolder {
     if (state.phase === 'open') {
       switch (frame.t) {
         case 'req':
-          this.handleRequest(frame, state.peer);
+          this.handleRequest(frame.id, frame.body, state.peer);
           return;
         case 'res':
-          this.handleResponse(frame);
+          if ('err' in frame) this.handleResponse(frame.id, frame.err, true);
+          else this.handleResponse(frame.id, frame.ok, false);
           return;
         case 'msg':
           this.dispatch.notify(frame.body, state.peer);
@@ -242,13 +257,13 @@ export class Connection implements PendingRequestHolder {
     }
   }
 
-  private handleRequest(frame: RequestFrame, from: PeerInfo): void {
+  private handleRequest(id: number, body: unknown, from: PeerInfo): void {
     this.inboundPending++;
     if (this.inboundPending > this.settings.maxInboundPending && !this.readingPaused) {
       this.readingPaused = true;
       this.socket.pause();
     }
-    void this.serveRequest(frame.id, frame.body, from);
+    void this.serveRequest(id, body, from);
   }
 
   /** One async frame per request rather than a pair of closures capturing its id. */
@@ -293,13 +308,13 @@ export class Connection implements PendingRequestHolder {
     return encodeResponseFrame(id, errorToWire(error), true);
   }
 
-  private handleResponse(frame: ResponseFrame): void {
-    const request = this.pending.get(frame.id);
+  private handleResponse(id: number, value: unknown, failed: boolean): void {
+    const request = this.pending.get(id);
     // No entry: the request already timed out, and its late answer is dropped.
     if (request === undefined) return;
-    this.pending.delete(frame.id);
-    if ('err' in frame) request.reject(errorFromWire(frame.err));
-    else request.resolve(frame.ok);
+    this.pending.delete(id);
+    if (failed) request.reject(errorFromWire(value));
+    else request.resolve(value);
   }
 
   private send(frame: HandshakeFrame): void {

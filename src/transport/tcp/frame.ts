@@ -103,12 +103,29 @@ function isFrameId(value: unknown): value is number {
 
 /** Decodes and checks one frame body; throws MalformedFrameError for anything unexpected. */
 export function decodeFrame(body: Uint8Array): Frame {
-  let value: unknown;
+  return frameFromValue(unpackBody(body));
+}
+
+/** Decodes a frame body without checking its shape; throws MalformedFrameError when undecodable. */
+export function unpackBody(body: Uint8Array): unknown {
   try {
-    value = unpackr.unpack(body);
+    return unpackr.unpack(body);
   } catch (err) {
     throw new MalformedFrameError(`undecodable frame: ${(err as Error).message}`);
   }
+}
+
+/** The tag of a well-formed request, answer or failure tuple, or -1 for anything else. */
+export function callTupleTag(value: unknown): number {
+  if (!Array.isArray(value) || value.length !== 3 || !isFrameId(value[1])) return -1;
+  const tag: unknown = value[0];
+  return tag === TAG_REQUEST || tag === TAG_ANSWER || tag === TAG_FAILURE ? tag : -1;
+}
+
+export { TAG_REQUEST, TAG_ANSWER, TAG_FAILURE };
+
+/** Checks a decoded frame body; throws MalformedFrameError for anything unexpected. */
+export function frameFromValue(value: unknown): Frame {
   if (Array.isArray(value)) return fromTuple(value as unknown[]);
   if (value === null || typeof value !== 'object') throw new MalformedFrameError('frame is neither a tuple nor a map');
   const f = value as Record<string, unknown>;
