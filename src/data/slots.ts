@@ -62,3 +62,15 @@ export function crc16(value: string): number {
 export function slotOf(key: string): number {
   return crc16(key) % SLOT_COUNT;
 }
+
+/** Sorted, de-duplicated slots as runs [first, last]: how slot lists travel and filter. */
+export function slotRanges(slots: readonly number[]): Array<[number, number]> {
+  const sorted = [...slots].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (const slot of sorted) {
+    const last = out[out.length - 1];
+    if (last && slot === last[1] + 1) last[1] = slot;
+    else if (!last || slot > last[1]) out.push([slot, slot]);
+  }
+  return out;
+}

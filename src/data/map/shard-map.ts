@@ -8,6 +8,7 @@
  * placement, so moving a slot of one placement never touches another's documents.
  */
 import { ShoalError } from '../../core/index.ts';
+import { slotRanges } from '../slots.ts';
 import { SLOT_COUNT } from '../types.ts';
 
 /** Placement of collections that name no group. */
@@ -140,16 +141,7 @@ export function encodeRanges(table: Int32Array): SlotRange[] {
 }
 
 /** Slot lists travel as ranges: [first, last] pairs. */
-export function compactSlots(slots: readonly number[]): Array<[number, number]> {
-  const sorted = [...slots].sort((a, b) => a - b);
-  const out: Array<[number, number]> = [];
-  for (const slot of sorted) {
-    const last = out[out.length - 1];
-    if (last && slot === last[1] + 1) last[1] = slot;
-    else if (!last || slot > last[1]) out.push([slot, slot]);
-  }
-  return out;
-}
+export const compactSlots = slotRanges;
 
 export function expandSlots(ranges: ReadonlyArray<readonly [number, number]>): number[] {
   const slots: number[] = [];

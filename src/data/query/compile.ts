@@ -10,6 +10,7 @@
  * Groups mode answers partial states per group (see PartialGroup); the router combines, orders
  * and limits them, so shards return every group.
  */
+import { slotRanges } from '../slots.ts';
 import { fieldExpression, jsonPathLiteral } from './paths.ts';
 import { compileWhere, type SqlParam } from './where-sql.ts';
 import type { CheckedQuery } from './validate.ts';
@@ -59,17 +60,6 @@ function slotFilter(slots: readonly number[], params: SqlParam[]): string {
   return `(${ranges.map(() => '+slot BETWEEN ? AND ?').join(' OR ')})`;
 }
 
-/** Sorted slots as runs [first, last]. */
-export function slotRanges(slots: readonly number[]): Array<[number, number]> {
-  const sorted = [...slots].sort((a, b) => a - b);
-  const out: Array<[number, number]> = [];
-  for (const slot of sorted) {
-    const last = out[out.length - 1];
-    if (last && slot === last[1] + 1) last[1] = slot;
-    else if (!last || slot > last[1]) out.push([slot, slot]);
-  }
-  return out;
-}
 
 /** A compiled statement whose FROM is filled in later (the table, or the table barred from indexes). */
 interface Compiled {

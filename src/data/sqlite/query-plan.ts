@@ -12,7 +12,8 @@
  * the index cannot answer alone costs a bounded share of the query).
  */
 import type { StatementSync } from 'node:sqlite';
-import { slotRanges, type CompiledQuery } from '../query/compile.ts';
+import type { CompiledQuery } from '../query/compile.ts';
+import { slotRanges } from '../slots.ts';
 
 /** Above this share of the table's rows a range filter runs as a full scan. */
 const SCAN_SHARE = 0.25;
