@@ -15,10 +15,11 @@ import type { LoadResult, LoadSpec } from '../lib/load.ts';
 import { machineInfo } from '../lib/machine.ts';
 import { round, writeResults, type ResultRow } from '../lib/results.ts';
 import { benchSettings, workerFlags, type BenchSettings } from '../lib/settings.ts';
+import { median } from '../lib/stats.ts';
 import { formatTable } from '../lib/table.ts';
 import { BenchWorker } from '../lib/worker.ts';
 import { startBenchCluster, type BenchCluster } from './cluster.ts';
-import { AMOUNT_OVER, CATEGORIES, DOC_BYTES, compareGroups, median, type AggregateRuns, type KvCase } from './workload.ts';
+import { AMOUNT_OVER, CATEGORIES, DOC_BYTES, compareGroups, type AggregateRuns, type KvCase } from './workload.ts';
 
 const CONCURRENCY = 64;
 const NODES = 3;

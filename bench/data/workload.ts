@@ -107,9 +107,3 @@ export async function forEachConcurrently(from: number, to: number, concurrency:
   await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(0, to - from)) }, loop));
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  if (sorted.length === 0) return 0;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}

@@ -10,6 +10,7 @@ import { findExecutable, runCommand } from '../lib/external.ts';
 import { machineInfo } from '../lib/machine.ts';
 import { round, writeResults, type ResultRow } from '../lib/results.ts';
 import { benchSettings, type BenchSettings } from '../lib/settings.ts';
+import { median } from '../lib/stats.ts';
 import { formatTable } from '../lib/table.ts';
 import { checkSpread, installHint, startUpstreams, systems, type Context, type Placement, type RunningSystem, type SystemSpec, type Tools } from './systems.ts';
 import { runWrk, type WrkReport } from './wrk.ts';
@@ -28,19 +29,6 @@ interface Outcome {
   reports: WrkReport[];
 }
 
-function rounds(): number {
-  const raw = process.env.BENCH_ROUNDS;
-  if (raw === undefined || raw === '') return 2;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`BENCH_ROUNDS must be a whole number >= 1, got ${JSON.stringify(raw)}`);
-  return value;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 interface Summary {
   opsPerSec: number;
@@ -210,8 +198,8 @@ function report(outcomes: readonly Outcome[], settings: BenchSettings, roundCoun
 }
 
 export async function run(): Promise<void> {
-  const settings = benchSettings({ seconds: 10, warmupSeconds: 2 });
-  const roundCount = rounds();
+  const settings = benchSettings({ seconds: 10, warmupSeconds: 2, rounds: 2 });
+  const roundCount = settings.rounds;
   const machine = machineInfo();
   const tools: Tools = {
     wrk: findExecutable('wrk'),

@@ -4,6 +4,8 @@ export interface BenchSettings {
   durationMs: number;
   /** Unrecorded warm-up before each case. BENCH_WARMUP_SECONDS, default 1 (or the suite's own default). */
   warmupMs: number;
+  /** Times every case is measured; a suite reports the median. BENCH_ROUNDS, default 1 (or the suite's own default). */
+  rounds: number;
   /** When set (BENCH_CPU_PROF=DIR), every worker writes a V8 CPU profile into DIR. */
   cpuProfileDir?: string;
 }
@@ -20,12 +22,22 @@ function seconds(name: string, fallback: number): number {
 export interface SettingsDefaults {
   seconds?: number;
   warmupSeconds?: number;
+  rounds?: number;
+}
+
+function wholeNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number >= 1, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 export function benchSettings(defaults: SettingsDefaults = {}): BenchSettings {
   const settings: BenchSettings = {
     durationMs: Math.max(0.1, seconds('BENCH_SECONDS', defaults.seconds ?? 5)) * 1000,
     warmupMs: seconds('BENCH_WARMUP_SECONDS', defaults.warmupSeconds ?? 1) * 1000,
+    rounds: wholeNumber('BENCH_ROUNDS', defaults.rounds ?? 1),
   };
   if (process.env.BENCH_CPU_PROF) settings.cpuProfileDir = process.env.BENCH_CPU_PROF;
   return settings;

@@ -40,3 +40,16 @@ export function newTraceAndSpanIds(): string {
   while (isAllZero(at, 16) || isAllZero(at + 16, 8)) at = take(24);
   return poolHex.slice(2 * at, 2 * at + 48);
 }
+
+/**
+ * The last 32 bits of the trace id at the start of `ids` (hex digits 24 to 31), which ratio
+ * sampling compares with its threshold; read in place, without a slice or a parse per call.
+ */
+export function traceIdLowBits(ids: string): number {
+  let bits = 0;
+  for (let i = 24; i < 32; i++) {
+    const code = ids.charCodeAt(i);
+    bits = (bits << 4) | (code <= 57 ? code - 48 : code - 87);
+  }
+  return bits >>> 0;
+}

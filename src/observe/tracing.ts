@@ -15,7 +15,7 @@ import { TraceSampler } from './sampling.ts';
 import type { SamplingOptions } from './sampling.ts';
 import { SpanRing } from './span-ring.ts';
 import type { FinishedSpan } from './span-ring.ts';
-import { newSpanId, newTraceAndSpanIds } from './trace-ids.ts';
+import { newSpanId, newTraceAndSpanIds, traceIdLowBits } from './trace-ids.ts';
 import { commonFormFlags, parseTraceParent } from './traceparent.ts';
 
 export interface TracingOptions {
@@ -164,7 +164,7 @@ function recordOrPassOn(meta: CallMeta, sampler: TraceSampler): Context | undefi
 /** A hop without a usable parent starts a trace: recorded when the sampler says so. */
 function startRoot(meta: CallMeta, sampler: TraceSampler): Context | undefined {
   const ids = newTraceAndSpanIds();
-  if (sampler.sampleRoot(Number.parseInt(ids.slice(24, 32), 16))) return TraceSampler.sampledRoot;
+  if (sampler.sampleRoot(traceIdLowBits(ids))) return TraceSampler.sampledRoot;
   meta.traceparent = `00-${ids.slice(0, 32)}-${ids.slice(32)}-00`;
   // A tracestate without a usable parent belongs to no trace of ours.
   if (meta.tracestate !== undefined) meta.tracestate = undefined;

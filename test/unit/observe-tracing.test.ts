@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { composeChain, ShoalError } from '../../src/core/index.ts';
 import type { CallMeta, EventMessage, InboundCall, OutboundCall } from '../../src/core/index.ts';
-import { recentSpans, spanIdOf, startTracing, traceIdOf, tracingPlugin } from '../../src/observe/index.ts';
+import { recentSpans, spanIdOf, startTracing, traceIdOf, TraceSampler, tracingPlugin } from '../../src/observe/index.ts';
+import { traceIdLowBits } from '../../src/observe/trace-ids.ts';
 import type { FinishedSpan } from '../../src/observe/index.ts';
 
 const tracing = startTracing({ serviceName: 'test', nodeId: 'node-a' });
@@ -159,6 +160,40 @@ test('events get PRODUCER and CONSUMER spans linked through meta', async () => {
   assert.equal(producer.kind, 'producer');
   assert.equal(producer.parentSpanId, incomingSpanId);
   assert.equal(producer.attributes['messaging.destination.name'], 'link.clicked');
+});
+
+test('traceIdLowBits reads the 32 bits that ratio sampling compares, as parseInt would', () => {
+  for (const ids of ['0'.repeat(48), 'f'.repeat(48), `${incomingTraceId}${incomingSpanId}`, '0123456789abcdef'.repeat(3)]) {
+    assert.equal(traceIdLowBits(ids), Number.parseInt(ids.slice(24, 32), 16));
+  }
+});
+
+test('new traces are recorded at the sampler ratio; the others still carry an unsampled traceparent', async () => {
+  const sampled = (ratio: number): { recorded: number; flags: Set<string> } => {
+    const sampler = new TraceSampler({ ratio, perSecond: 0 });
+    const before = new Set(recentSpans().map((s) => s.spanId));
+    const flags = new Set<string>();
+    let recorded = 0;
+    const chain = composeChain<OutboundCall, unknown>([tracingPlugin({ sampler }).outboundCall!], (call) => {
+      flags.add(call.meta.traceparent!.slice(-2));
+      if (!before.has(spanIdOf(call.meta.traceparent) ?? '') && traceIdOf(call.meta.traceparent)) {
+        if (call.meta.traceparent!.endsWith('-01')) recorded++;
+      }
+      return Promise.resolve();
+    });
+    for (let i = 0; i < 4000; i++) void chain(outbound({ requestId: `s${i}` }));
+    return { recorded, flags };
+  };
+  assert.deepEqual(sampled(0), { recorded: 0, flags: new Set(['00']) });
+  assert.deepEqual(sampled(1), { recorded: 4000, flags: new Set(['01']) });
+  const quarter = sampled(0.25).recorded / 4000;
+  assert.ok(quarter > 0.22 && quarter < 0.28, `about a quarter recorded, got ${quarter}`);
+});
+
+test('the per-second allowance records the first new traces of each second whatever the ratio', () => {
+  const sampler = new TraceSampler({ ratio: 0, perSecond: 3 });
+  const decisions = Array.from({ length: 10 }, () => sampler.sampleRoot(0xffffffff));
+  assert.deepEqual(decisions, [true, true, true, false, false, false, false, false, false, false]);
 });
 
 test('recentSpans keeps only the last spans up to its capacity', async () => {
