@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { composeChain, ShoalError } from '../../src/core/index.ts';
 import type { CallMeta, EventMessage, InboundCall, OutboundCall } from '../../src/core/index.ts';
-import { recentSpans, spanIdOf, startTracing, traceIdOf, TraceSampler, tracingPlugin } from '../../src/observe/index.ts';
+import { parseTraceParent as otelParseTraceParent } from '@opentelemetry/core';
+import { parseTraceParent, recentSpans, spanIdOf, startTracing, traceIdOf, TraceSampler, tracingPlugin } from '../../src/observe/index.ts';
 import { traceIdLowBits } from '../../src/observe/trace-ids.ts';
 import type { FinishedSpan } from '../../src/observe/index.ts';
 
@@ -43,6 +44,26 @@ test('traceIdOf and spanIdOf read a traceparent and reject malformed ones', () =
   assert.equal(traceIdOf(undefined), undefined);
   assert.equal(traceIdOf('garbage'), undefined);
   assert.equal(traceIdOf(`00-${'0'.repeat(32)}-${incomingSpanId}-01`), undefined);
+});
+
+test('parseTraceParent agrees with OpenTelemetry on every one-character change of a traceparent', () => {
+  const valid = [incoming, `00-${incomingTraceId}-${incomingSpanId}-00`, `00-${'f'.repeat(32)}-${'9'.repeat(16)}-ff`];
+  // Digits, letters either side of a-f, case, separators, Latin-1 and wider characters, and one
+  // whose low byte is 'a' (U+0161), which a check on the low byte alone would take for hex.
+  const replacements = ['0', '9', 'a', 'f', 'g', 'A', 'F', '/', ':', '`', '-', ' ', '\u00e9', '\u0130', '\u0161', '\u{1F600}'];
+  let compared = 0;
+  for (const base of valid) {
+    for (let i = 0; i < base.length; i++) {
+      for (const replacement of replacements) {
+        const changed = base.slice(0, i) + replacement + base.slice(i + 1);
+        const otel = otelParseTraceParent(changed);
+        const expected = otel ? { traceId: otel.traceId, sampled: (otel.traceFlags & 1) === 1 } : undefined;
+        assert.deepEqual(parseTraceParent(changed), expected, JSON.stringify(changed));
+        compared++;
+      }
+    }
+  }
+  assert.equal(compared, 3 * 55 * replacements.length);
 });
 
 test('outbound call gets a CLIENT span that is a child of the incoming traceparent', async () => {
