@@ -6,3 +6,4 @@ export * from './context.ts';
 export * from './validate.ts';
 export { z } from 'zod';
 export * from './config.ts';
+export * from './clock.ts';

@@ -3,7 +3,7 @@
  * debug (usually off in production), failures at warn, or at error when the failure is ours
  * (INTERNAL) rather than the caller's.
  */
-import { toShoalError } from '../core/index.ts';
+import { monotonicMs, toShoalError } from '../core/index.ts';
 import type { AnyService, EventMessage, InboundCall, Logger, NodeInfo, Plugin } from '../core/index.ts';
 import { traceIdOf } from './traceparent.ts';
 
@@ -55,7 +55,8 @@ export function loggingPlugin(logger: Logger): Plugin {
 
     // Not async: one .then() per call rather than an async frame and its promise.
     inboundCall(call, next) {
-      const start = performance.now();
+      // The burst's clock: a logged duration may include the work queued just before the call.
+      const start = monotonicMs();
       const failed = (err: unknown): never => {
         logFailure(callFields(call, start), err, 'call failed');
         throw err;

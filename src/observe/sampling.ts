@@ -16,6 +16,7 @@ import { createContextKey, isSpanContextValid, ROOT_CONTEXT, trace, TraceFlags }
 import type { Context } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
 import type { Sampler, SamplingResult } from '@opentelemetry/sdk-trace-base';
+import { wallClockMs } from '../core/index.ts';
 
 export interface SamplingOptions {
   /** Share of new traces recorded, 0 to 1. */
@@ -71,7 +72,7 @@ export class TraceSampler implements Sampler {
   /** Whether a new trace whose id carries these 32 random bits is recorded. */
   sampleRoot(traceIdBits: number): boolean {
     if (this.perSecond > 0) {
-      const now = Date.now();
+      const now = wallClockMs();
       if (now - this.#windowStart >= 1000) {
         this.#windowStart = now;
         this.#takenInWindow = 0;

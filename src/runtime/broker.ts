@@ -8,6 +8,7 @@ import {
   serviceKey,
   silentLogger,
   toShoalError,
+  wallClockMs,
   type AnyService,
   type CallMeta,
   type ContextExtensions,
@@ -409,7 +410,7 @@ export class ServiceBroker {
 
   private sendOrThrow(attempt: OutboundAttempt): Promise<unknown> {
     const { call } = attempt;
-    const remainingMs = call.meta.deadline === undefined ? call.timeoutMs : call.meta.deadline - Date.now();
+    const remainingMs = call.meta.deadline === undefined ? call.timeoutMs : call.meta.deadline - wallClockMs();
     if (remainingMs <= 0) throw new ShoalError('TIMEOUT', `deadline passed before calling ${call.service}.${call.action}`);
     if (attempt.local) {
       return withTimeout(

@@ -1,4 +1,4 @@
-import { ShoalError, toShoalError, type Plugin } from '../../core/index.ts';
+import { ShoalError, toShoalError, wallClockMs, type Plugin } from '../../core/index.ts';
 
 export interface RetryOptions {
   /** Total attempts including the first. */
@@ -27,7 +27,7 @@ export function retryPlugin(options: RetryOptions = {}): Plugin {
         return pending.then(undefined, (err: unknown) => {
           const error = toShoalError(err);
           if (!shouldRetry(error, call.idempotent) || tries >= maxAttempts) throw error;
-          if (call.meta.deadline !== undefined && Date.now() >= call.meta.deadline) throw error;
+          if (call.meta.deadline !== undefined && wallClockMs() >= call.meta.deadline) throw error;
           return attempt(tries + 1);
         });
       };

@@ -1,4 +1,4 @@
-import type { Plugin } from '../../core/index.ts';
+import { wallClockMs, type Plugin } from '../../core/index.ts';
 
 /**
  * Gives every outbound call a deadline. A call made inside a handler inherits the tighter of
@@ -9,7 +9,7 @@ export function timeoutPlugin(): Plugin {
   return {
     name: 'timeout',
     outboundCall(call, next) {
-      const own = Date.now() + call.timeoutMs;
+      const own = wallClockMs() + call.timeoutMs;
       call.meta.deadline = call.meta.deadline === undefined ? own : Math.min(call.meta.deadline, own);
       return next(call);
     },

@@ -2,6 +2,7 @@
  * One outbound request from the moment request() is called until it settles: while waiting for
  * a connection, then while its frame is queued or awaiting the answer.
  */
+import { monotonicMs } from '../../core/clock.ts';
 import { ShoalError } from '../../core/errors.ts';
 import type { Connection } from './connection.ts';
 import type { DeadlineQueue, Expirable } from './deadline-queue.ts';
@@ -43,7 +44,7 @@ export class PendingRequest implements LinkWaiter, Expirable {
     this.peerKey = peerKey;
     this.frame = frame;
     this.timeoutMs = timeoutMs;
-    this.deadline = performance.now() + timeoutMs;
+    this.deadline = monotonicMs() + timeoutMs;
     this.deadlines = deadlines;
     this.resolveFn = resolve;
     this.rejectFn = reject;
