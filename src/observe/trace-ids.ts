@@ -1,54 +1,77 @@
 /**
- * Trace and span ids for calls that are propagated but not recorded. They come from one pooled
- * buffer of random bytes refilled in bulk, hex-encoded in bulk too: asking the kernel for 24
- * bytes per call, or hex-encoding them one call at a time, would cost more than the rest of the
- * unsampled path. An id is then a slice of the pooled hex text.
+ * Trace and span ids for calls that are propagated but not recorded. They come from pooled
+ * random bytes refilled in bulk and hex-encoded in bulk too: asking the kernel for 24 bytes per
+ * call, or hex-encoding them one call at a time, would cost more than the rest of the unsampled
+ * path.
+ *
+ * New root traceparents are cut from a pool already written out as `00-{trace}-{span}-00`, one
+ * after another. Gluing the parts per call would give V8 a rope of four strings, which the
+ * encoder must first copy into a flat string, on every call; a cut of a flat pool needs no copy.
  */
 import { randomFillSync } from 'node:crypto';
 
-const poolBytes = 65536;
-const pool = Buffer.allocUnsafe(poolBytes);
-let poolHex = '';
-let offset = poolBytes;
+const ROOT_TRACEPARENT_CHARS = 55;
+const ROOTS_PER_POOL = 1024;
+const SPAN_POOL_BYTES = 65536;
 
-function take(bytes: number): number {
-  if (offset + bytes > poolBytes) {
-    randomFillSync(pool);
-    poolHex = pool.toString('hex');
-    offset = 0;
-  }
-  const at = offset;
-  offset += bytes;
-  return at;
+const rootBytes = Buffer.allocUnsafe(24 * ROOTS_PER_POOL);
+let rootPool = '';
+let rootsLeft = 0;
+
+const spanBytes = Buffer.allocUnsafe(SPAN_POOL_BYTES);
+let spanHex = '';
+let spanOffset = SPAN_POOL_BYTES;
+
+function isAllZero(bytes: Buffer, at: number, length: number): boolean {
+  for (let i = at; i < at + length; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
-function isAllZero(at: number, bytes: number): boolean {
-  for (let i = at; i < at + bytes; i++) if (pool[i] !== 0) return false;
-  return true;
+function refillRoots(): void {
+  const parts: string[] = [];
+  while (parts.length < ROOTS_PER_POOL) {
+    randomFillSync(rootBytes);
+    const hex = rootBytes.toString('hex');
+    for (let i = 0; i < ROOTS_PER_POOL && parts.length < ROOTS_PER_POOL; i++) {
+      // All-zero ids are invalid in W3C trace context; at 2^-64 odds such an entry is skipped.
+      if (isAllZero(rootBytes, 24 * i, 16) || isAllZero(rootBytes, 24 * i + 16, 8)) continue;
+      parts.push(`00-${hex.slice(48 * i, 48 * i + 32)}-${hex.slice(48 * i + 32, 48 * i + 48)}-00`);
+    }
+  }
+  // join builds one flat string; each cut below is a slice of it.
+  rootPool = parts.join('');
+  rootsLeft = ROOTS_PER_POOL;
+}
+
+/** A traceparent for a new, unsampled root: fresh random trace and span ids, flags 00. */
+export function newRootTraceParent(): string {
+  if (rootsLeft === 0) refillRoots();
+  const at = (ROOTS_PER_POOL - rootsLeft--) * ROOT_TRACEPARENT_CHARS;
+  return rootPool.slice(at, at + ROOT_TRACEPARENT_CHARS);
 }
 
 /** A random 8-byte span id as 16 hex digits, never all zeros. */
 export function newSpanId(): string {
-  let at = take(8);
-  while (isAllZero(at, 8)) at = take(8);
-  return poolHex.slice(2 * at, 2 * at + 16);
-}
-
-/** A new trace id and span id together (48 hex digits, trace id first), in one encoding step. */
-export function newTraceAndSpanIds(): string {
-  let at = take(24);
-  while (isAllZero(at, 16) || isAllZero(at + 16, 8)) at = take(24);
-  return poolHex.slice(2 * at, 2 * at + 48);
+  for (;;) {
+    if (spanOffset + 8 > SPAN_POOL_BYTES) {
+      randomFillSync(spanBytes);
+      spanHex = spanBytes.toString('hex');
+      spanOffset = 0;
+    }
+    const at = spanOffset;
+    spanOffset += 8;
+    if (!isAllZero(spanBytes, at, 8)) return spanHex.slice(2 * at, 2 * at + 16);
+  }
 }
 
 /**
- * The last 32 bits of the trace id at the start of `ids` (hex digits 24 to 31), which ratio
+ * The last 32 bits of a traceparent's trace id (hex digits 27 to 34 of the header), which ratio
  * sampling compares with its threshold; read in place, without a slice or a parse per call.
  */
-export function traceIdLowBits(ids: string): number {
+export function traceIdLowBits(traceparent: string): number {
   let bits = 0;
-  for (let i = 24; i < 32; i++) {
-    const code = ids.charCodeAt(i);
+  for (let i = 27; i < 35; i++) {
+    const code = traceparent.charCodeAt(i);
     bits = (bits << 4) | (code <= 57 ? code - 48 : code - 87);
   }
   return bits >>> 0;

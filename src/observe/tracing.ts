@@ -15,7 +15,7 @@ import { TraceSampler } from './sampling.ts';
 import type { SamplingOptions } from './sampling.ts';
 import { SpanRing } from './span-ring.ts';
 import type { FinishedSpan } from './span-ring.ts';
-import { newSpanId, newTraceAndSpanIds, traceIdLowBits } from './trace-ids.ts';
+import { newRootTraceParent, newSpanId, traceIdLowBits } from './trace-ids.ts';
 import { commonFormFlags, parseTraceParent } from './traceparent.ts';
 
 export interface TracingOptions {
@@ -163,9 +163,9 @@ function recordOrPassOn(meta: CallMeta, sampler: TraceSampler): Context | undefi
 
 /** A hop without a usable parent starts a trace: recorded when the sampler says so. */
 function startRoot(meta: CallMeta, sampler: TraceSampler): Context | undefined {
-  const ids = newTraceAndSpanIds();
-  if (sampler.sampleRoot(traceIdLowBits(ids))) return TraceSampler.sampledRoot;
-  meta.traceparent = `00-${ids.slice(0, 32)}-${ids.slice(32)}-00`;
+  const traceparent = newRootTraceParent();
+  if (sampler.sampleRoot(traceIdLowBits(traceparent))) return TraceSampler.sampledRoot;
+  meta.traceparent = traceparent;
   // A tracestate without a usable parent belongs to no trace of ours.
   if (meta.tracestate !== undefined) meta.tracestate = undefined;
   return undefined;

@@ -4,7 +4,7 @@ import { composeChain, ShoalError } from '../../src/core/index.ts';
 import type { CallMeta, EventMessage, InboundCall, OutboundCall } from '../../src/core/index.ts';
 import { parseTraceParent as otelParseTraceParent } from '@opentelemetry/core';
 import { parseTraceParent, recentSpans, spanIdOf, startTracing, traceIdOf, TraceSampler, tracingPlugin } from '../../src/observe/index.ts';
-import { traceIdLowBits } from '../../src/observe/trace-ids.ts';
+import { newRootTraceParent, traceIdLowBits } from '../../src/observe/trace-ids.ts';
 import type { FinishedSpan } from '../../src/observe/index.ts';
 
 const tracing = startTracing({ serviceName: 'test', nodeId: 'node-a' });
@@ -183,9 +183,20 @@ test('events get PRODUCER and CONSUMER spans linked through meta', async () => {
   assert.equal(producer.attributes['messaging.destination.name'], 'link.clicked');
 });
 
-test('traceIdLowBits reads the 32 bits that ratio sampling compares, as parseInt would', () => {
-  for (const ids of ['0'.repeat(48), 'f'.repeat(48), `${incomingTraceId}${incomingSpanId}`, '0123456789abcdef'.repeat(3)]) {
-    assert.equal(traceIdLowBits(ids), Number.parseInt(ids.slice(24, 32), 16));
+test('new root traceparents are valid, distinct, and give ratio sampling their trace id\'s last 32 bits', () => {
+  const seen = new Set<string>();
+  // More than one pool's worth, so a refill is crossed.
+  for (let i = 0; i < 3000; i++) {
+    const traceparent = newRootTraceParent();
+    assert.match(traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    assert.deepEqual(parseTraceParent(traceparent), { traceId: traceparent.slice(3, 35), sampled: false });
+    assert.equal(traceIdLowBits(traceparent), Number.parseInt(traceparent.slice(27, 35), 16));
+    seen.add(traceparent.slice(3, 35));
+    seen.add(traceparent.slice(36, 52));
+  }
+  assert.equal(seen.size, 6000, 'every trace id and span id differs');
+  for (const traceId of ['0'.repeat(32), 'f'.repeat(32), incomingTraceId]) {
+    assert.equal(traceIdLowBits(`00-${traceId}-${incomingSpanId}-00`), Number.parseInt(traceId.slice(24), 16));
   }
 });
 
