@@ -111,15 +111,31 @@ export function recentSpans(): FinishedSpan[] {
 
 /** Context whose active span is the caller's, taken from meta; the root context when there is none. */
 export function contextFromMeta(meta: CallMeta): Context {
-  if (meta.traceparent === undefined) return ROOT_CONTEXT;
-  return propagator.extract(ROOT_CONTEXT, meta, metaGetter);
+  const traceparent = meta.traceparent;
+  if (traceparent === undefined) return ROOT_CONTEXT;
+  // The common form without a tracestate is read directly; anything else goes to the propagator.
+  const flags = meta.tracestate === undefined ? commonFormFlags(traceparent) : -1;
+  if (flags < 0) return propagator.extract(ROOT_CONTEXT, meta, metaGetter);
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: traceparent.slice(3, 35),
+    spanId: traceparent.slice(36, 52),
+    traceFlags: flags,
+    isRemote: true,
+  });
 }
 
 /** Writes the span's context into meta as traceparent (and tracestate when it has one). */
 export function injectIntoMeta(span: Span, meta: CallMeta): void {
+  const context = span.spanContext();
+  if (context.traceState === undefined) {
+    // What the W3C propagator writes, without building a context to hand it.
+    const flags = context.traceFlags & 0xff;
+    meta.traceparent = `00-${context.traceId}-${context.spanId}-${flags < 16 ? '0' : ''}${flags.toString(16)}`;
+    // A tracestate that arrived without a usable traceparent belongs to no trace of ours.
+    if (meta.tracestate !== undefined) meta.tracestate = undefined;
+    return;
+  }
   propagator.inject(trace.setSpan(ROOT_CONTEXT, span), meta, metaSetter);
-  // A tracestate that arrived without a usable traceparent belongs to no trace of ours.
-  if (meta.tracestate !== undefined && span.spanContext().traceState === undefined) meta.tracestate = undefined;
 }
 
 function recordFailure(span: Span, err: unknown): void {
@@ -206,15 +222,27 @@ export function tracingPlugin(options: TracingPluginOptions = {}): Plugin {
     return attributes;
   }
 
-  async function around<T>(span: Span, run: () => Promise<T>): Promise<T> {
+  // Not async: one .then() ends the span, rather than an async frame and its promise.
+  function around<T>(span: Span, run: () => Promise<T>): Promise<T> {
+    let pending: Promise<T>;
     try {
-      return await run();
+      pending = run();
     } catch (err) {
       recordFailure(span, err);
-      throw err;
-    } finally {
       span.end();
+      return Promise.reject(err);
     }
+    return pending.then(
+      (value) => {
+        span.end();
+        return value;
+      },
+      (err: unknown) => {
+        recordFailure(span, err);
+        span.end();
+        throw err;
+      },
+    );
   }
 
   return {

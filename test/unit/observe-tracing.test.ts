@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { composeChain, ShoalError } from '../../src/core/index.ts';
 import type { CallMeta, EventMessage, InboundCall, OutboundCall } from '../../src/core/index.ts';
-import { parseTraceParent as otelParseTraceParent } from '@opentelemetry/core';
-import { parseTraceParent, recentSpans, spanIdOf, startTracing, traceIdOf, TraceSampler, tracingPlugin } from '../../src/observe/index.ts';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { parseTraceParent as otelParseTraceParent, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { contextFromMeta, injectIntoMeta, parseTraceParent, recentSpans, spanIdOf, startTracing, traceIdOf, TraceSampler, tracingPlugin } from '../../src/observe/index.ts';
 import { newRootTraceParent, traceIdLowBits } from '../../src/observe/trace-ids.ts';
 import type { FinishedSpan } from '../../src/observe/index.ts';
 
@@ -64,6 +65,42 @@ test('parseTraceParent agrees with OpenTelemetry on every one-character change o
     }
   }
   assert.equal(compared, 3 * 55 * replacements.length);
+});
+
+test('contextFromMeta and injectIntoMeta read and write what the W3C propagator does', () => {
+  const w3c = new W3CTraceContextPropagator();
+  const getter = { keys: () => ['traceparent', 'tracestate'], get: (m: CallMeta, k: string) => (k === 'traceparent' ? m.traceparent : k === 'tracestate' ? m.tracestate : undefined) };
+  const setter = { set: (m: CallMeta, k: string, v: string) => void (k === 'traceparent' ? (m.traceparent = v) : (m.tracestate = v)) };
+  const metas: CallMeta[] = [
+    { requestId: 'a', traceparent: incoming },
+    { requestId: 'b', traceparent: `00-${incomingTraceId}-${incomingSpanId}-00` },
+    { requestId: 'c', traceparent: incoming, tracestate: 'vendor=opaque,other=1' },
+    { requestId: 'd', traceparent: `01-${incomingTraceId}-${incomingSpanId}-01-future` },
+    { requestId: 'e', traceparent: `00-${incomingTraceId.toUpperCase()}-${incomingSpanId}-01` },
+    { requestId: 'f', traceparent: `00-${'0'.repeat(32)}-${incomingSpanId}-01` },
+    { requestId: 'g', traceparent: 'garbage' },
+    { requestId: 'h' },
+  ];
+  for (const meta of metas) {
+    const ours = trace.getSpanContext(contextFromMeta(meta));
+    const theirs = trace.getSpanContext(w3c.extract(ROOT_CONTEXT, meta, getter));
+    assert.deepEqual(
+      ours && { ...ours, traceState: ours.traceState?.serialize() },
+      theirs && { ...theirs, traceState: theirs.traceState?.serialize() },
+      meta.requestId,
+    );
+  }
+  const tracer = trace.getTracer('test');
+  for (const parent of metas.slice(0, 3)) {
+    const span = tracer.startSpan('x', {}, contextFromMeta(parent));
+    const ours: CallMeta = { requestId: 'o', tracestate: 'stale=1' };
+    injectIntoMeta(span, ours);
+    const theirs: CallMeta = { requestId: 'o' };
+    w3c.inject(trace.setSpan(ROOT_CONTEXT, span), theirs, setter);
+    assert.equal(ours.traceparent, theirs.traceparent, parent.requestId);
+    assert.equal(ours.tracestate, theirs.tracestate, parent.requestId);
+    span.end();
+  }
 });
 
 test('outbound call gets a CLIENT span that is a child of the incoming traceparent', async () => {
