@@ -134,7 +134,10 @@ const backendSchema = z.strictObject({
       try: duration.default(10_000),
       /** Time for an answer to start, all tries together. */
       total: duration.default(30_000),
-      /** A stalled upstream connection (no bytes either way) is closed after this long. */
+      /**
+       * An answer that stalls this long (nothing from the server, or nothing taken by the client)
+       * is cut off and both connections close; a pooled connection idle this long is closed.
+       */
       idle: duration.default(60_000),
     })
     .default({ try: 10_000, total: 30_000, idle: 60_000 }),

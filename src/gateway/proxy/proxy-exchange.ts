@@ -38,6 +38,10 @@ function onTryTimeout(exchange: ProxyExchange): void {
   exchange.tryTimedOut();
 }
 
+function onStallCheck(exchange: ProxyExchange): void {
+  exchange.stallCheck();
+}
+
 export class ProxyExchange implements UpstreamOwner, TraceSource {
   readonly conn: ClientConnection;
   readonly head: RequestHead;
@@ -71,6 +75,10 @@ export class ProxyExchange implements UpstreamOwner, TraceSource {
   answered = false;
   status = 0;
   bytes = 0;
+  /** While a response streams: when bytes last moved (from the upstream, or out to the client). */
+  progressMs = 0;
+  /** Why the exchange was cut short after its answer started, for the access log. */
+  cutShort: string | undefined = undefined;
 
   constructor(conn: ClientConnection, head: RequestHead, listener: ListenerContext, now: number) {
     this.conn = conn;
@@ -210,6 +218,37 @@ export class ProxyExchange implements UpstreamOwner, TraceSource {
     if (this.phase === FINISHED) return;
     if (this.relay === undefined) this.relay = new ResponseRelay(this);
     this.relay.data(chunk);
+    // Most answers end in the chunk that brought their head; only a longer one is watched.
+    if (this.phase === STREAMING) {
+      this.progressMs = Date.now();
+      this.timer ??= setTimeout(onStallCheck, this.backend.config.timeouts.idle, this);
+    }
+  }
+
+  /**
+   * The idle timer of a streaming answer: when no bytes moved either way for timeouts.idle,
+   * the upstream stalled (or the client stopped reading, while the upstream waits paused), and
+   * both connections close, as nothing more of this answer can reach the client.
+   */
+  stallCheck(): void {
+    this.timer = undefined;
+    if (this.phase !== STREAMING) return;
+    const now = Date.now();
+    const idleMs = this.backend.config.timeouts.idle;
+    const quietMs = now - this.progressMs;
+    if (quietMs < idleMs) {
+      this.timer = setTimeout(onStallCheck, idleMs - quietMs, this);
+      return;
+    }
+    const clientStalled = this.connection?.socket.isPaused() === true;
+    this.cutShort = clientStalled ? `client read nothing for ${idleMs}ms` : `upstream sent nothing for ${idleMs}ms`;
+    const upstream = this.upstream;
+    if (!clientStalled && upstream !== undefined) this.backend.recordFailure(upstream, 'timeout', now);
+    this.phase = FINISHED;
+    this.#dropUpstream();
+    this.#endTry(clientStalled);
+    this.#log();
+    this.conn.destroy();
   }
 
   /** The response head arrived (called by the relay): the try succeeded. */
@@ -243,6 +282,8 @@ export class ProxyExchange implements UpstreamOwner, TraceSource {
       return;
     }
     // Mid-response: the client's response cannot be completed either.
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.backend.recordFailure(this.upstream!, 'reset', Date.now());
     this.conn.destroy();
   }
@@ -348,6 +389,8 @@ export class ProxyExchange implements UpstreamOwner, TraceSource {
   /** The response went out whole (called by the relay). */
   completed(reusable: boolean, closeClient: boolean): void {
     this.phase = FINISHED;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const connection = this.connection;
     if (connection !== undefined) {
       this.connection = undefined;
@@ -380,13 +423,15 @@ export class ProxyExchange implements UpstreamOwner, TraceSource {
 
   /** The client connection can take more: the upstream may send again. */
   clientDrained(): void {
-    if (this.phase === STREAMING) this.connection?.socket.resume();
+    if (this.phase !== STREAMING) return;
+    this.progressMs = Date.now();
+    this.connection?.socket.resume();
   }
 
   #log(): void {
     const accessLog = this.listener.accessLog;
     if (accessLog === undefined) return;
-    accessLog.info({
+    const line: Record<string, unknown> = {
       method: this.head.method,
       path: this.head.target,
       status: this.status,
@@ -396,7 +441,9 @@ export class ProxyExchange implements UpstreamOwner, TraceSource {
       clientIp: this.conn.origin.clientIp,
       traceId: traceIdOf(this),
       tries: this.tries,
-    });
+    };
+    if (this.cutShort !== undefined) line.error = this.cutShort;
+    accessLog.info(line);
   }
 }
 
