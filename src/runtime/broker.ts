@@ -75,6 +75,9 @@ export interface CallByNameOptions {
   meta?: Partial<CallMeta>;
 }
 
+/** The options of a call made without any, shared rather than made per call. */
+const noOptions: CallByNameOptions = Object.freeze({});
+
 /**
  * The runtime of one process: hosts its services, answers calls from peers, and sends calls
  * and events to the services of others through the hook chains, the balancer and the transport.
@@ -223,7 +226,7 @@ export class ServiceBroker {
   }
 
   /** Calls `service.action` of a version; the way gateways and typed contexts reach services. */
-  call(service: string, version: number, action: string, params: unknown, options: CallByNameOptions = {}): Promise<unknown> {
+  call(service: string, version: number, action: string, params: unknown, options: CallByNameOptions = noOptions): Promise<unknown> {
     // Not async: the chain's promise is handed back as it is, without another layer per call.
     try {
       return this.outbound(this.outboundCall(service, version, action, params, options));
@@ -238,7 +241,7 @@ export class ServiceBroker {
     version: number,
     action: string,
     params: unknown,
-    options: CallByNameOptions = {},
+    options: CallByNameOptions = noOptions,
   ): Promise<{ result: unknown; servedBy: string | undefined }> {
     const call = this.outboundCall(service, version, action, params, options);
     const result = await this.outbound(call);
@@ -330,7 +333,10 @@ export class ServiceBroker {
     }
     if (!chosen && this.options.preferLocal !== false) chosen = localEndpoint(endpoints, exclude);
     const strategy = this.callStrategy(call, endpoints);
-    chosen ??= strategy.pick(endpoints, exclude === undefined ? { key: call.balanceKey } : { key: call.balanceKey, exclude }) as ServiceEndpoint | undefined;
+    // Most calls have neither a key nor endpoints to avoid: they build no pick context.
+    const key = call.balanceKey;
+    const context = exclude !== undefined ? { key, exclude } : key !== undefined ? { key } : undefined;
+    chosen ??= strategy.pick(endpoints, context) as ServiceEndpoint | undefined;
     if (!chosen) {
       throw new ShoalError('UNAVAILABLE', `no node left to try for ${serviceKey(call.service, call.version)} (tried ${[...(exclude ?? [])].join(', ')})`, {
         sent: false,
