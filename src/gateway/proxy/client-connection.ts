@@ -255,6 +255,8 @@ export class ClientConnection {
     }
     if (!exchange.requestDone && limits.requestTimeout > 0 && now - this.requestStartMs > limits.requestTimeout) {
       exchange.fail(new ProxyError(408, 'REQUEST_TIMEOUT', 'the request was not received in time'));
+      return;
     }
+    exchange.checkStall(now);
   }
 }

@@ -38,10 +38,6 @@ function onTryTimeout(exchange: ProxyExchange): void {
   exchange.tryTimedOut();
 }
 
-function onStallCheck(exchange: ProxyExchange): void {
-  exchange.stallCheck();
-}
-
 export class ProxyExchange implements UpstreamOwner, TraceSource {
   readonly conn: ClientConnection;
   readonly head: RequestHead;
@@ -218,28 +214,18 @@ export class ProxyExchange implements UpstreamOwner, TraceSource {
     if (this.phase === FINISHED) return;
     if (this.relay === undefined) this.relay = new ResponseRelay(this);
     this.relay.data(chunk);
-    // Most answers end in the chunk that brought their head; only a longer one is watched.
-    if (this.phase === STREAMING) {
-      this.progressMs = Date.now();
-      this.timer ??= setTimeout(onStallCheck, this.backend.config.timeouts.idle, this);
-    }
+    if (this.phase === STREAMING) this.progressMs = Date.now();
   }
 
   /**
-   * The idle timer of a streaming answer: when no bytes moved either way for timeouts.idle,
-   * the upstream stalled (or the client stopped reading, while the upstream waits paused), and
-   * both connections close, as nothing more of this answer can reach the client.
+   * Called by the listener's timeout sweep: when a streaming answer moved no bytes either way
+   * for timeouts.idle, the upstream stalled (or the client stopped reading, while the upstream
+   * waits paused), and both connections close, as nothing more of it can reach the client.
    */
-  stallCheck(): void {
-    this.timer = undefined;
+  checkStall(now: number): void {
     if (this.phase !== STREAMING) return;
-    const now = Date.now();
     const idleMs = this.backend.config.timeouts.idle;
-    const quietMs = now - this.progressMs;
-    if (quietMs < idleMs) {
-      this.timer = setTimeout(onStallCheck, idleMs - quietMs, this);
-      return;
-    }
+    if (now - this.progressMs <= idleMs) return;
     const clientStalled = this.connection?.socket.isPaused() === true;
     this.cutShort = clientStalled ? `client read nothing for ${idleMs}ms` : `upstream sent nothing for ${idleMs}ms`;
     const upstream = this.upstream;
@@ -282,8 +268,6 @@ export class ProxyExchange implements UpstreamOwner, TraceSource {
       return;
     }
     // Mid-response: the client's response cannot be completed either.
-    clearTimeout(this.timer);
-    this.timer = undefined;
     this.backend.recordFailure(this.upstream!, 'reset', Date.now());
     this.conn.destroy();
   }
@@ -389,8 +373,6 @@ export class ProxyExchange implements UpstreamOwner, TraceSource {
   /** The response went out whole (called by the relay). */
   completed(reusable: boolean, closeClient: boolean): void {
     this.phase = FINISHED;
-    clearTimeout(this.timer);
-    this.timer = undefined;
     const connection = this.connection;
     if (connection !== undefined) {
       this.connection = undefined;

@@ -4,8 +4,9 @@ import type { HostPort, LimitsConfig } from './config-schema.ts';
 import type { ListenerContext } from './listener-context.ts';
 
 /** Timeouts are checked on an interval; a fraction of the header timeout keeps them prompt. */
-function checkingInterval(limits: LimitsConfig): number {
-  return Math.max(100, Math.min(1000, Math.floor(limits.headersTimeout / 4)));
+/** How often connections are checked: a quarter of the shortest timeout it enforces, within 0.1–1 s. */
+function checkingInterval(limits: LimitsConfig, answerIdleMs: number): number {
+  return Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeout, answerIdleMs) / 4)));
 }
 
 /**
@@ -39,7 +40,7 @@ export class ProxyListener implements ConnectionHost {
   applyLimits(limits: LimitsConfig): string[] {
     this.limits = limits;
     this.server.maxConnections = limits.maxConnections ?? Infinity;
-    const interval = checkingInterval(limits);
+    const interval = checkingInterval(limits, this.context.backend.config.timeouts.idle);
     if (interval !== this.#interval) {
       this.#interval = interval;
       clearInterval(this.#sweeper);
