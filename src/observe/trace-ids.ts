@@ -63,16 +63,3 @@ export function newSpanId(): string {
     if (!isAllZero(spanBytes, at, 8)) return spanHex.slice(2 * at, 2 * at + 16);
   }
 }
-
-/**
- * The last 32 bits of a traceparent's trace id (hex digits 27 to 34 of the header), which ratio
- * sampling compares with its threshold; read in place, without a slice or a parse per call.
- */
-export function traceIdLowBits(traceparent: string): number {
-  let bits = 0;
-  for (let i = 27; i < 35; i++) {
-    const code = traceparent.charCodeAt(i);
-    bits = (bits << 4) | (code <= 57 ? code - 48 : code - 87);
-  }
-  return bits >>> 0;
-}

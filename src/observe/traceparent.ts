@@ -40,6 +40,16 @@ function hexDigit(code: number): number {
   return code <= 57 ? code - 48 : code - 87;
 }
 
+/**
+ * The last 32 bits of a traceparent's trace id (hex digits 27 to 34 of the header), which ratio
+ * sampling compares with its threshold; read in place, without a slice or a parse per call.
+ */
+export function traceIdLowBits(traceparent: string): number {
+  let bits = 0;
+  for (let i = 27; i < 35; i++) bits = (bits << 4) | hexDigit(traceparent.charCodeAt(i));
+  return bits >>> 0;
+}
+
 /** 0 for the character codes of lowercase hex digits, 1 for every other code below 256. */
 const notLowerHex = new Uint8Array(256).fill(1);
 for (const digit of '0123456789abcdef') notLowerHex[digit.charCodeAt(0)] = 0;

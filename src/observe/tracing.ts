@@ -15,8 +15,8 @@ import { TraceSampler } from './sampling.ts';
 import type { SamplingOptions } from './sampling.ts';
 import { SpanRing } from './span-ring.ts';
 import type { FinishedSpan } from './span-ring.ts';
-import { newRootTraceParent, newSpanId, traceIdLowBits } from './trace-ids.ts';
-import { commonFormFlags, parseTraceParent } from './traceparent.ts';
+import { newRootTraceParent, newSpanId } from './trace-ids.ts';
+import { commonFormFlags, parseTraceParent, traceIdLowBits } from './traceparent.ts';
 
 export interface TracingOptions {
   serviceName: string;
@@ -116,6 +116,11 @@ export function contextFromMeta(meta: CallMeta): Context {
   // The common form without a tracestate is read directly; anything else goes to the propagator.
   const flags = meta.tracestate === undefined ? commonFormFlags(traceparent) : -1;
   if (flags < 0) return propagator.extract(ROOT_CONTEXT, meta, metaGetter);
+  return remoteParent(traceparent, flags);
+}
+
+/** The caller's span as a parent, from a traceparent in the common form and its flags. */
+function remoteParent(traceparent: string, flags: number): Context {
   return trace.setSpanContext(ROOT_CONTEXT, {
     traceId: traceparent.slice(3, 35),
     spanId: traceparent.slice(36, 52),
@@ -163,7 +168,7 @@ function recordOrPassOn(meta: CallMeta, sampler: TraceSampler): Context | undefi
   if (traceparent === undefined) return startRoot(meta, sampler);
   const flags = commonFormFlags(traceparent);
   if (flags >= 0) {
-    if ((flags & 1) === 1) return contextFromMeta(meta);
+    if ((flags & 1) === 1) return meta.tracestate === undefined ? remoteParent(traceparent, flags) : contextFromMeta(meta);
     // "00-" + trace id + "-": the caller's, kept as it is.
     meta.traceparent = `${traceparent.slice(0, 36)}${newSpanId()}-00`;
     return undefined;

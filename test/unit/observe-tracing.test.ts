@@ -5,7 +5,8 @@ import type { CallMeta, EventMessage, InboundCall, OutboundCall } from '../../sr
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { parseTraceParent as otelParseTraceParent, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { contextFromMeta, injectIntoMeta, parseTraceParent, recentSpans, spanIdOf, startTracing, traceIdOf, TraceSampler, tracingPlugin } from '../../src/observe/index.ts';
-import { newRootTraceParent, traceIdLowBits } from '../../src/observe/trace-ids.ts';
+import { newRootTraceParent } from '../../src/observe/trace-ids.ts';
+import { traceIdLowBits } from '../../src/observe/traceparent.ts';
 import type { FinishedSpan } from '../../src/observe/index.ts';
 
 const tracing = startTracing({ serviceName: 'test', nodeId: 'node-a' });
