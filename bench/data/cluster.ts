@@ -7,8 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCluster, type ClusterHandle } from '../../src/cluster/index.ts';
-import { createEmbeddedCoordinator } from '../../src/control/index.ts';
+import { connectCoordinator, startCluster, type ClusterHandle } from '../../src/cluster/index.ts';
 import { MOVES_PREFIX, REBALANCE_PROGRESS_KEY, ShardMapCache, placementOf, type RebalanceProgress } from '../../src/data/index.ts';
 import { freeClusterPortBase } from '../lib/ports.ts';
 
@@ -72,7 +71,7 @@ export async function startBenchCluster(nodes: number, onProgress: (line: string
 
 /** Resolves once the map spreads the slots over `nodes` nodes within one slot of each other and no move is in flight. */
 async function waitBalanced(controlUrl: string, secret: string, nodes: number, timeoutMs: number): Promise<void> {
-  const coordinator = createEmbeddedCoordinator({ url: controlUrl, secret });
+  const coordinator = connectCoordinator({ controlUrl, secret });
   const maps = new ShardMapCache(coordinator);
   const until = Date.now() + timeoutMs;
   let last = '';

@@ -3,6 +3,7 @@
  * (createDataClient → collection(def).get/put/query) and measures. Args: CONTROL_URL; the
  * cluster secret comes in SHOAL_SECRET.
  */
+import { connect } from '../../src/cluster/index.ts';
 import { createDataClient } from '../../src/data/index.ts';
 import { runClosedLoop, type LoadSpec } from '../lib/load.ts';
 import { failStartup, reportReady, serveParent } from '../lib/worker-protocol.ts';
@@ -12,7 +13,8 @@ import { docId, forEachConcurrently, makeDoc, makeSale, randomIndex, shoalAggreg
 try {
   const [controlUrl] = process.argv.slice(2);
   // The aggregate over a million documents may take longer than the default 10 s per call.
-  const client = await createDataClient({ controlUrl, secret: process.env.SHOAL_SECRET ?? '', collections: [docs, sales], clientId: 'bench-data-client', timeoutMs: 120_000 });
+  const connection = connect({ controlUrl, secret: process.env.SHOAL_SECRET ?? '', clientId: 'bench-data-client' });
+  const client = await createDataClient(connection, { collections: [docs, sales], timeoutMs: 120_000 });
   const kv = client.collection(docs);
   const facts = client.collection(sales);
   let keys = 0;

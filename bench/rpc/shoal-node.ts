@@ -1,9 +1,8 @@
 import type { AnyService } from '../../src/core/index.ts';
-import { createEmbeddedCoordinator } from '../../src/control/index.ts';
+import { connect } from '../../src/cluster/index.ts';
 import { builtinPlugins } from '../../src/cluster/roles/plugins.ts';
 import { createLogger, createMetrics, createObservabilityServer, startTracing } from '../../src/observe/index.ts';
 import { nodeService, ServiceBroker } from '../../src/runtime/index.ts';
-import { createTcpTransport } from '../../src/transport/tcp/index.ts';
 
 export interface BenchNode {
   broker: ServiceBroker;
@@ -21,8 +20,8 @@ export async function startBenchNode(options: { id: string; controlUrl: string; 
   const logger = createLogger({ nodeId: id, role: 'node', level: 'warn' });
   const tracing = startTracing({ serviceName: 'shoal-node', nodeId: id });
   const metrics = createMetrics({ nodeId: id, role: 'node' });
-  const coordinator = createEmbeddedCoordinator({ url: controlUrl, secret, logger });
-  const transport = createTcpTransport({ nodeId: id, secret, logger });
+  const connection = connect({ controlUrl, secret, clientId: id, logger });
+  const { coordinator, transport } = connection;
   const startedAt = Date.now();
   const broker: ServiceBroker = new ServiceBroker({
     nodeId: id,
@@ -50,7 +49,7 @@ export async function startBenchNode(options: { id: string; controlUrl: string; 
     async close() {
       await broker.stop();
       await http.close();
-      await coordinator.close();
+      await connection.close();
       await tracing.shutdown();
     },
   };

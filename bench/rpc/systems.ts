@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCoordinatorServer } from '../../src/control/index.ts';
+import { startCoordinatorServer } from '../../src/control/embedded/index.ts';
 import type { LoadResult, LoadSpec } from '../lib/load.ts';
 import { freePort } from '../lib/ports.ts';
 import { workerFlags, type BenchSettings } from '../lib/settings.ts';

@@ -1,4 +1,4 @@
-import { clusterDir, isPidAlive, portPlan, readState, type ClusterStatus } from '../cluster/index.ts';
+import { clusterDir, isPidAlive, portPlan, readAdminToken, readState, type ClusterStatus } from '../cluster/index.ts';
 import { CliError } from './args.ts';
 
 /** How the CLI reaches a running cluster. */
@@ -8,6 +8,13 @@ export interface ClusterLocation {
   gatewayUrl: string;
   /** The supervisor's pid when its state file names it. */
   pid?: number;
+  /** The cluster's admin token (SHOAL_ADMIN_TOKEN, else the directory's admin-token file), if this user can read it. */
+  adminToken?: string;
+}
+
+/** Headers that present the admin token, when there is one. */
+export function adminHeaders(location: Pick<ClusterLocation, 'adminToken'>): Record<string, string> {
+  return location.adminToken ? { authorization: `Bearer ${location.adminToken}` } : {};
 }
 
 /**
@@ -17,12 +24,13 @@ export interface ClusterLocation {
 export async function findCluster(dir: string, explicitPort: number | undefined): Promise<ClusterLocation | undefined> {
   const layout = clusterDir(dir);
   const state = await readState(layout.stateFile);
+  const adminToken = await readAdminToken(layout.adminToken);
   if (state && isPidAlive(state.pid)) {
-    return { dir: layout.root, adminUrl: state.adminUrl, gatewayUrl: state.gatewayUrl, pid: state.pid };
+    return { dir: layout.root, adminUrl: state.adminUrl, gatewayUrl: state.gatewayUrl, pid: state.pid, adminToken };
   }
   if (explicitPort !== undefined) {
     const plan = portPlan(explicitPort);
-    const location = { dir: layout.root, adminUrl: `http://127.0.0.1:${plan.admin}`, gatewayUrl: `http://127.0.0.1:${plan.gateway(1)}` };
+    const location = { dir: layout.root, adminUrl: `http://127.0.0.1:${plan.admin}`, gatewayUrl: `http://127.0.0.1:${plan.gateway(1)}`, adminToken };
     if (await adminAnswers(location.adminUrl)) return location;
   }
   return undefined;
@@ -52,7 +60,7 @@ export async function adminRequest(location: ClusterLocation, method: 'GET' | 'P
   try {
     response = await fetch(`${location.adminUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...adminHeaders(location), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {

@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { hasAdminToken } from '../core/index.ts';
 import type { ClusterStatus } from './types.ts';
 
 /** What the admin API can ask of the supervisor. */
 export interface AdminHandlers {
+  /** Every route but GET /healthz requires it. */
+  adminToken: string;
   status(): Promise<ClusterStatus>;
   scale(nodes: number): Promise<void>;
   /** Starts stopping the cluster; the answer does not wait for it to finish. */
@@ -53,9 +56,12 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 async function route(handlers: AdminHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://admin').pathname;
   const key = `${req.method ?? 'GET'} ${path}`;
+  if (key === 'GET /healthz') return sendJson(res, 200, { status: 'healthy', pid: process.pid });
+  if (!hasAdminToken(handlers.adminToken, req.headers)) {
+    req.resume();
+    throw new HttpError(401, 'UNAUTHORIZED', "the admin API needs the cluster's admin token (Authorization: Bearer <token>; it is in the cluster directory's admin-token file)");
+  }
   switch (key) {
-    case 'GET /healthz':
-      return sendJson(res, 200, { status: 'healthy', pid: process.pid });
     case 'GET /status':
       return sendJson(res, 200, await handlers.status());
     case 'POST /scale': {

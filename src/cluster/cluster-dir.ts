@@ -7,6 +7,8 @@ export interface ClusterDir {
   logs: string;
   data: string;
   secret: string;
+  /** The admin token (0600), unless SHOAL_ADMIN_TOKEN gives one. */
+  adminToken: string;
   stateFile: string;
   logFile(id: string): string;
 }
@@ -18,6 +20,7 @@ export function clusterDir(dir: string): ClusterDir {
     logs: join(root, 'logs'),
     data: join(root, 'data'),
     secret: join(root, 'secret'),
+    adminToken: join(root, 'admin-token'),
     stateFile: join(root, 'supervisor.json'),
     logFile: (id) => join(root, 'logs', `${id}.log`),
   };

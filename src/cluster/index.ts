@@ -12,7 +12,9 @@ export { readState, isPidAlive } from './state-file.ts';
 export { clusterDir } from './cluster-dir.ts';
 export { portPlan, MAX_NODES, MAX_GATEWAYS } from './ports.ts';
 export { probeHealth } from './health.ts';
-export { Supervisor } from './supervisor.ts';
+export { Supervisor, dashboardLoginUrl } from './supervisor.ts';
+export { readAdminToken } from './secret.ts';
+export { connect, connectCoordinator, type ClusterConnection, type ConnectOptions } from './connect.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -42,6 +44,10 @@ export interface StartClusterOptions {
 export interface ClusterHandle {
   readonly gatewayUrl: string;
   readonly dashboardUrl: string;
+  /** The dashboard URL that logs its opener in; it carries the admin token. */
+  readonly dashboardLoginUrl: string;
+  /** What the admin API, the dashboard and built-in services through the gateway require. */
+  readonly adminToken: string;
   readonly controlUrl: string;
   readonly adminUrl: string;
   readonly dir: string;
@@ -77,6 +83,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   return {
     gatewayUrl: supervisor.gatewayUrl,
     dashboardUrl: supervisor.dashboardUrl,
+    dashboardLoginUrl: supervisor.dashboardLoginUrl,
+    adminToken: supervisor.adminToken,
     controlUrl: supervisor.controlUrl,
     adminUrl: supervisor.adminUrl,
     dir: supervisor.dir,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { ADMIN_TOKEN_ENV, MIN_ADMIN_TOKEN_LENGTH } from '../core/index.ts';
 
 const secretPattern = /^[0-9a-f]{64}$/;
 
@@ -22,4 +23,30 @@ export async function loadOrCreateSecret(path: string): Promise<string> {
   }
   await chmod(path, 0o600);
   return secret;
+}
+
+/**
+ * The cluster's admin token: SHOAL_ADMIN_TOKEN when set, else one generated into `path` (0600)
+ * and kept across restarts, so the CLI on this machine can read it and nobody else can.
+ */
+export async function loadOrCreateAdminToken(path: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const given = env[ADMIN_TOKEN_ENV];
+  if (given !== undefined && given !== '') {
+    if (given.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(given)) {
+      throw new Error(`${ADMIN_TOKEN_ENV} must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters with no spaces`);
+    }
+    return given;
+  }
+  return loadOrCreateSecret(path);
+}
+
+/** The admin token the CLI presents for the cluster in a directory: SHOAL_ADMIN_TOKEN, else the directory's file. */
+export async function readAdminToken(path: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const given = env[ADMIN_TOKEN_ENV];
+  if (given !== undefined && given !== '') return given;
+  try {
+    return (await readFile(path, 'utf8')).trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }

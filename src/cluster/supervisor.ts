@@ -4,8 +4,10 @@ import { startAdminServer, type AdminServer } from './admin-server.ts';
 import { clusterDir, ensureClusterDir, type ClusterDir } from './cluster-dir.ts';
 import { probeHealth } from './health.ts';
 import { MAX_GATEWAYS, MAX_NODES, portPlan, type PortPlan } from './ports.ts';
-import { loadOrCreateSecret } from './secret.ts';
-import { createEmbeddedCoordinator, type Coordinator } from '../control/index.ts';
+import { loadOrCreateAdminToken, loadOrCreateSecret } from './secret.ts';
+import type { Coordinator } from '../control/index.ts';
+import { ADMIN_TOKEN_ENV } from '../core/index.ts';
+import { connectCoordinator } from './connect.ts';
 import { rebalanceStatus } from '../data/index.ts';
 import { isPidAlive, readState, removeState, writeState } from './state-file.ts';
 import { SupervisedProcess, type ProcessSpec } from './supervised-process.ts';
@@ -40,6 +42,7 @@ export class Supervisor {
   readonly #config: string;
   #state: ClusterState = 'starting';
   #secret = '';
+  #adminToken = '';
   #coordinator: Coordinator | undefined;
   #admin: AdminServer | undefined;
   #control: SupervisedProcess | undefined;
@@ -76,6 +79,14 @@ export class Supervisor {
   get dashboardUrl(): string {
     return `${this.controlUrl}/`;
   }
+  /** The dashboard URL that logs its opener in (it carries the admin token: show it only to the operator). */
+  get dashboardLoginUrl(): string {
+    return dashboardLoginUrl(this.dashboardUrl, this.#adminToken);
+  }
+  /** The token the admin API, the dashboard and built-in services through the gateway require. */
+  get adminToken(): string {
+    return this.#adminToken;
+  }
   get adminUrl(): string {
     return `http://${HOST}:${this.#ports.admin}`;
   }
@@ -93,7 +104,9 @@ export class Supervisor {
     await ensureClusterDir(this.#layout);
     await this.#refuseIfRunning();
     this.#secret = await loadOrCreateSecret(this.#layout.secret);
+    this.#adminToken = await loadOrCreateAdminToken(this.#layout.adminToken);
     this.#admin = await startAdminServer(HOST, this.#ports.admin, {
+      adminToken: this.#adminToken,
       status: () => this.status(),
       scale: (nodes) => this.scale(nodes),
       stop: () => void this.stop(),
@@ -141,7 +154,7 @@ export class Supervisor {
   /** The data rebalancer's progress from the coordinator; null when none is known or control is down. */
   async #rebalanceProgress(): Promise<ClusterStatus['rebalance']> {
     if (!this.#secret) return null;
-    this.#coordinator ??= createEmbeddedCoordinator({ url: this.controlUrl, secret: this.#secret, requestTimeoutMs: 1_000 });
+    this.#coordinator ??= connectCoordinator({ controlUrl: this.controlUrl, secret: this.#secret, coordinatorTimeoutMs: 1_000 });
     try {
       const { progress } = await rebalanceStatus(this.#coordinator);
       return (progress as ClusterStatus['rebalance']) ?? null;
@@ -232,7 +245,7 @@ export class Supervisor {
   }
 
   #process(spec: ProcessSpec): SupervisedProcess {
-    const env: NodeJS.ProcessEnv = { ...process.env, SHOAL_SECRET: this.#secret };
+    const env: NodeJS.ProcessEnv = { ...process.env, SHOAL_SECRET: this.#secret, [ADMIN_TOKEN_ENV]: this.#adminToken };
     // A test runner's marker would make a child believe it is itself a test file.
     delete env.NODE_TEST_CONTEXT;
     return new SupervisedProcess({
@@ -314,4 +327,9 @@ async function logTail(path: string, lines: number): Promise<string> {
   } catch {
     return '';
   }
+}
+
+/** A dashboard URL with the admin token as a one-time login parameter (the dashboard trades it for a cookie). */
+export function dashboardLoginUrl(dashboardUrl: string, adminToken: string): string {
+  return `${dashboardUrl}?token=${encodeURIComponent(adminToken)}`;
 }

@@ -73,7 +73,5 @@ export interface Coordinator {
   close(): Promise<void>;
 }
 
-export { startCoordinatorServer, createEmbeddedCoordinator } from './embedded/index.ts';
-export type { CoordinatorServer, CoordinatorServerOptions, EmbeddedCoordinatorOptions } from './embedded/index.ts';
 export { Membership } from './membership.ts';
 export type { ActionDescriptor, JoinOptions, MemberRecord, MembershipOptions, ServiceDescriptor } from './membership.ts';

@@ -7,3 +7,4 @@ export * from './validate.ts';
 export { z } from 'zod';
 export * from './config.ts';
 export * from './clock.ts';
+export * from './admin-token.ts';

@@ -15,7 +15,7 @@ export { MAP_KEY, REBALANCER_KEY, REBALANCE_REQUEST_KEY, REBALANCE_PROGRESS_KEY,
 export { redirectOf } from './map/redirect.ts';
 export { DataRouter, type AnyCollectionDefinition, type DataCaller, type DataRouterOptions } from './router/data-router.ts';
 export { CollectionClient, type Versioned, type DocumentAddress, type ScanOptions } from './router/collection-client.ts';
-export { createDataClient, type DataClient, type DataClientOptions } from './router/data-client.ts';
+export { createDataClient, type DataClient, type DataClientConnection, type DataClientOptions } from './router/data-client.ts';
 export { DataHost, type DataHostOptions } from './node/data-host.ts';
 export { dataHostFromConfig, drainTimeoutOf, type DataConfig } from './node/data-config.ts';
 export { rebalanceStatus } from './node/data-admin.ts';
@@ -23,7 +23,6 @@ export { shardPath, type ShardEngineFactory } from './node/engines.ts';
 export { Rebalancer, type RebalancerOptions } from './rebalance/rebalancer.ts';
 export type { RebalanceProgress, RebalanceRequest } from './rebalance/progress.ts';
 export type { MoveRecord, MovePhase } from './rebalance/move-record.ts';
-export { runRebalance, progressLine } from './rebalance/cli.ts';
 
 import type { AnyCollectionDefinition, DataRouter } from './router/data-router.ts';
 import type { DataConfig } from './node/data-config.ts';

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
+import { hasAdminToken, isBuiltinService, ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
 import type { ServiceBroker } from '../runtime/index.ts';
 import { paramsFromQuery, parseApiPath, type ApiTarget } from './api-route.ts';
 import { buildOpenApi } from './openapi.ts';
@@ -21,6 +21,11 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** Token-bucket limit per client address or API key header, as in `shoal lb`: 429 with Retry-After. */
   rateLimit?: RateLimitConfig;
+  /**
+   * The cluster's admin token. Built-in `$…` services answer only requests that present it;
+   * without one configured the gateway serves user services alone.
+   */
+  adminToken?: string;
 }
 
 export interface Gateway {
@@ -76,6 +81,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return { ...(params as Record<string, unknown>), ...pathParams };
   }
 
+  /** Built-in services are the cluster's own: hidden without an admin token, refused without the right one. */
+  function refuseBuiltin(req: IncomingMessage, target: ApiTarget): void {
+    if (!isBuiltinService(target.service) || hasAdminToken(options.adminToken, req.headers)) return;
+    req.resume();
+    if (!options.adminToken) throw new ShoalError('NOT_FOUND', `service ${target.service} is not served by this gateway`);
+    throw new ShoalError('UNAUTHORIZED', `${target.service} is a built-in service: it needs the cluster's admin token (Authorization: Bearer <token>)`);
+  }
+
   /** Calls the target inside a server span; the answer names the node and the trace. */
   async function callTarget(req: IncomingMessage, res: ServerResponse, url: URL, target: ApiTarget, route: string, pathParams?: Record<string, string>): Promise<void> {
     const parent = propagation.extract(ROOT_CONTEXT, req.headers, headerGetter);
@@ -84,6 +97,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     propagation.inject(trace.setSpan(context.active(), span), meta, metaSetter);
     const headers: Record<string, string> = meta.traceparent ? { traceparent: meta.traceparent } : {};
     try {
+      refuseBuiltin(req, target);
       const params = await readParams(req, url, target, pathParams);
       const { result, servedBy } = await broker.callWithOrigin(target.service, target.version, target.action, params, { meta });
       if (servedBy) headers['x-shoal-node'] = servedBy;

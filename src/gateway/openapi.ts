@@ -1,3 +1,4 @@
+import { isBuiltinService } from '../core/index.ts';
 import type { ActionDescriptor, ServiceDescriptor } from '../control/index.ts';
 
 type JsonObject = Record<string, unknown>;
@@ -66,7 +67,7 @@ export function buildOpenApi(descriptors: readonly ServiceDescriptor[], title = 
   const paths: Record<string, JsonObject> = {};
   const sorted = [...descriptors].sort((a, b) => (a.name === b.name ? a.version - b.version : a.name < b.name ? -1 : 1));
   for (const service of sorted) {
-    if (service.name.startsWith('$')) continue;
+    if (isBuiltinService(service.name)) continue;
     for (const action of service.actions) {
       paths[`/api/v${service.version}/${service.name}/${action.name}`] = {
         post: operation(service, action, 'post'),

@@ -2,8 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmbeddedCoordinator, startCoordinatorServer } from '../../src/control/index.ts';
-import type { Coordinator, CoordinatorServer } from '../../src/control/index.ts';
+import { createEmbeddedCoordinator, startCoordinatorServer } from '../../src/control/embedded/index.ts';
+import type { Coordinator } from '../../src/control/index.ts';
+import type { CoordinatorServer } from '../../src/control/embedded/index.ts';
 import { coordinatorConformance } from './coordinator-suite.ts';
 
 coordinatorConformance('embedded', async () => {

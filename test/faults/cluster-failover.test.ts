@@ -31,7 +31,7 @@ class StatusWatcher {
   #running = true;
   readonly #loops: Promise<void>[];
 
-  constructor(dir: string, adminUrl: string) {
+  constructor(dir: string, adminUrl: string, adminToken: string) {
     const cli = Array.from({ length: 2 }, async (_, i) => {
       await sleep(i * 150);
       while (this.#running) {
@@ -45,8 +45,8 @@ class StatusWatcher {
     const admin = (async () => {
       while (this.#running) {
         try {
-          const response = await fetch(`${adminUrl}/status`);
-          this.seen.push({ source: 'admin', status: (await response.json()) as ClusterStatus });
+          const response = await fetch(`${adminUrl}/status`, { headers: { authorization: `Bearer ${adminToken}` } });
+          if (response.ok) this.seen.push({ source: 'admin', status: (await response.json()) as ClusterStatus });
         } catch {
           // As above.
         }
@@ -103,7 +103,7 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
 
     const loop = new CallerLoop(2, linksTraffic);
     // Watching starts before the kill: node-2 is down only until its restart is ready.
-    const watcher = new StatusWatcher(dir, cluster!.adminUrl);
+    const watcher = new StatusWatcher(dir, cluster!.adminUrl, cluster!.adminToken);
     await watcher.warm();
     const killedAt = Date.now();
     process.kill(oldPid, 'SIGKILL');
@@ -130,7 +130,7 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
     assert.ok(history.some((r) => r.ok && r.at > killedAt), 'calls succeeded after the kill');
 
     // The gateway learns of the new node-2 from membership; once it has, node-2 gets its share.
-    await waitFor('node-2 serving calls again', async () => (await callGateway(gateway, '$node', 'info')).node === 'node-2', 20_000, 50);
+    await waitFor('node-2 serving calls again', async () => (await callGateway(gateway, '$node', 'info', {}, { adminToken: cluster!.adminToken })).node === 'node-2', 20_000, 50);
     const next = await callMany(300, 6, (i) => callGateway(gateway, 'links', 'create', { url: `https://example.com/after/${i}` }));
     assert.deepEqual(next.filter((r) => !r.ok), [], describeFailures(next));
     const share = countByNode(next).get('node-2') ?? 0;
@@ -144,7 +144,7 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
 
     // Calls that need only the nodes: links keep their data in control's key-value store, so
     // they cannot be served while control is gone; node-to-node routing must not need it.
-    const loop = new CallerLoop(2, () => callGateway(gateway, '$node', 'info'));
+    const loop = new CallerLoop(2, () => callGateway(gateway, '$node', 'info', {}, { adminToken: cluster!.adminToken }));
     await sleep(300);
     process.kill(oldPid, 'SIGKILL');
 
@@ -162,7 +162,7 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
     // Membership is back: every node is reachable through the gateway again, and links work.
     const served = new Set<string>();
     await waitFor('every node answering $node.info through the gateway', async () => {
-      const record = await callGateway(gateway, '$node', 'info');
+      const record = await callGateway(gateway, '$node', 'info', {}, { adminToken: cluster!.adminToken });
       if (record.ok && record.node) served.add(record.node);
       return served.size === 3;
     }, 30_000, 20);

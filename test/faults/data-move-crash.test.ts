@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCluster, type ClusterHandle } from '../../src/cluster/index.ts';
-import { createEmbeddedCoordinator, type Coordinator } from '../../src/control/index.ts';
+import { connect, startCluster, type ClusterConnection, type ClusterHandle } from '../../src/cluster/index.ts';
+import type { Coordinator } from '../../src/control/index.ts';
 import { MOVES_PREFIX, ShardMapCache, createDataClient, placementOf, type DataClient, type MoveRecord, type RebalanceProgress, REBALANCE_PROGRESS_KEY } from '../../src/data/index.ts';
 import { freePortBase, killLeftovers, removeDir, tempClusterDir, waitFor } from '../support/cluster-harness.ts';
 import { records } from '../support/data-cluster-config.ts';
@@ -22,6 +22,7 @@ describe('data: crash during a slot move', { timeout: 240_000 }, () => {
   let dir: string;
   let cluster: ClusterHandle;
   let client: DataClient;
+  let connection: ClusterConnection;
   let coordinator: Coordinator;
   const pids = new Set<number>();
   /** key → last acknowledged value, and values of failed writes after it (they may have landed). */
@@ -32,13 +33,14 @@ describe('data: crash during a slot move', { timeout: 240_000 }, () => {
     cluster = await startCluster({ nodes: 2, gateways: 1, dir, port: await freePortBase(4), config, stopGraceMs: 15_000 });
     for (const p of (await cluster.status()).processes) if (p.pid) pids.add(p.pid);
     const secret = (await readFile(join(dir, 'secret'), 'utf8')).trim();
-    client = await createDataClient({ controlUrl: cluster.controlUrl, secret, collections: [records] });
-    coordinator = createEmbeddedCoordinator({ url: cluster.controlUrl, secret });
+    connection = connect({ controlUrl: cluster.controlUrl, secret });
+    client = await createDataClient(connection, { collections: [records] });
+    coordinator = connection.coordinator;
   });
 
   after(async () => {
     await client?.close().catch(() => undefined);
-    await coordinator?.close().catch(() => undefined);
+    await connection?.close().catch(() => undefined);
     for (const p of (await cluster?.status().catch(() => undefined))?.processes ?? []) if (p.pid) pids.add(p.pid);
     await cluster?.stop().catch(() => undefined);
     killLeftovers(pids);

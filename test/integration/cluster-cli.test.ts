@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ClusterStatus } from '../../src/cluster/index.ts';
 import {
   CallerLoop,
+  adminTokenOf,
   callGateway,
   cliStatus,
   describeFailures,
@@ -113,7 +114,7 @@ describe('the shoal CLI', { timeout: 180_000 }, () => {
     const node4 = processById(await cliStatus(dir), 'node-4');
     assert.ok(node4?.pid);
     const loop = new CallerLoop(2, (i) =>
-      i % 2 === 0 ? callGateway(gateway, '$node', 'info') : callGateway(gateway, 'links', 'create', { url: `https://example.com/scale/${i}` }),
+      i % 2 === 0 ? callGateway(gateway, '$node', 'info', {}, { adminToken: adminTokenOf(dir) }) : callGateway(gateway, 'links', 'create', { url: `https://example.com/scale/${i}` }),
     );
     const result = await runCli(['scale', '3', '--dir', dir]);
     const history = await loop.stop();

@@ -125,6 +125,13 @@ export interface CallOptions {
   version?: number;
   method?: 'GET' | 'POST';
   timeoutMs?: number;
+  /** Presented as a bearer token: built-in `$…` services answer only with the cluster's admin token. */
+  adminToken?: string;
+}
+
+/** The admin token a cluster started in `dir` generated for itself. */
+export function adminTokenOf(dir: string): string {
+  return readFileSync(join(dir, 'admin-token'), 'utf8').trim();
 }
 
 /** Calls `service.action` through the gateway; never throws. */
@@ -137,7 +144,10 @@ export async function callGateway(gatewayUrl: string, service: string, action: s
   try {
     const response = await fetch(url, {
       method,
-      headers: method === 'POST' ? { 'content-type': 'application/json' } : {},
+      headers: {
+        ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+        ...(options.adminToken ? { authorization: `Bearer ${options.adminToken}` } : {}),
+      },
       body: method === 'POST' ? JSON.stringify(params) : undefined,
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });

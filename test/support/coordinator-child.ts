@@ -3,7 +3,7 @@
  * Usage: node coordinator-child.ts DATA_DIR PORT SECRET
  * Prints one JSON line {"url","port"} on stdout once listening; SIGTERM closes it cleanly.
  */
-import { startCoordinatorServer } from '../../src/control/index.ts';
+import { startCoordinatorServer } from '../../src/control/embedded/index.ts';
 
 const [dataDir, port, secret] = process.argv.slice(2);
 if (!dataDir || port === undefined || !secret) {

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmbeddedCoordinator, startCoordinatorServer, type Coordinator } from '../../src/control/index.ts';
+import type { Coordinator } from '../../src/control/index.ts';
+import { createEmbeddedCoordinator, startCoordinatorServer } from '../../src/control/embedded/index.ts';
 import type { AnyService, ContextExtensions } from '../../src/core/index.ts';
 import { circuitBreakerPlugin, retryPlugin, ServiceBroker, timeoutPlugin, type RuntimePlugin } from '../../src/runtime/index.ts';
 import { createTcpTransport } from '../../src/transport/tcp/index.ts';

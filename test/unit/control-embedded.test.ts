@@ -12,8 +12,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { ShoalError } from '../../src/core/errors.ts';
-import { Membership, createEmbeddedCoordinator, startCoordinatorServer } from '../../src/control/index.ts';
-import type { Coordinator, CoordinatorServer, CoordinatorState, MemberRecord, WatchEvent } from '../../src/control/index.ts';
+import { Membership } from '../../src/control/index.ts';
+import { createEmbeddedCoordinator, startCoordinatorServer } from '../../src/control/embedded/index.ts';
+import type { Coordinator, CoordinatorState, MemberRecord, WatchEvent } from '../../src/control/index.ts';
+import type { CoordinatorServer } from '../../src/control/embedded/index.ts';
 import { SIGNATURE_HEADER, TIME_HEADER, signRequest } from '../../src/control/embedded/auth.ts';
 import { eventually } from '../conformance/coordinator-suite.ts';
 

@@ -1,4 +1,4 @@
-import { clusterDir, isPidAlive, readState } from '../../cluster/index.ts';
+import { clusterDir, isPidAlive, readAdminToken, readState } from '../../cluster/index.ts';
 import { CliError, intOption, noMorePositionals, parseCommand, portOption, UsageError } from '../args.ts';
 
 /** Path segments keep `$` and dots readable; the gateway decodes whatever else is escaped. */
@@ -26,10 +26,13 @@ export async function call(argv: string[]): Promise<number> {
   }
 
   const gatewayUrl = await gatewayFor(values.dir, values.port);
+  // Built-in services ($data, $node) answer only the operator, who can read the cluster directory.
+  const adminToken = await readAdminToken(clusterDir(values.dir).adminToken);
   const url = `${gatewayUrl}/api/v${version}/${segment(service)}/${segment(action)}`;
   let response: Response;
   try {
-    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) });
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}) };
+    response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(params) });
   } catch (err) {
     const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
     throw new CliError(`cannot reach the gateway at ${gatewayUrl}: ${reason}`);

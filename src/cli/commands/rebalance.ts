@@ -1,14 +1,83 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { clusterDir, isPidAlive, readState } from '../../cluster/index.ts';
-import { runRebalance } from '../../data/index.ts';
-import { CliError } from '../args.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { clusterDir, connectCoordinator, isPidAlive, readState } from '../../cluster/index.ts';
+import { REBALANCE_REQUEST_KEY, rebalanceStatus, type RebalanceProgress, type RebalanceRequest } from '../../data/index.ts';
+import { CliError, noMorePositionals, parseCommand, UsageError } from '../args.ts';
 
-/** `shoal rebalance [--dir DIR]`: spreads data slots evenly over the nodes, with a progress bar. */
-export function rebalance(argv: string[]): Promise<number> {
-  return runRebalance(argv, async (dir) => {
-    const layout = clusterDir(dir);
-    const state = await readState(layout.stateFile);
-    if (!state || !isPidAlive(state.pid)) throw new CliError(`no cluster is running in ${layout.root} (start one with: shoal up --dir ${dir})`);
-    return { controlUrl: state.controlUrl, secret: (await readFile(layout.secret, 'utf8')).trim() };
+const PROGRESS_POLL_MS = 250;
+
+/** The control plane of the cluster in DIR, or the one `--control URL` names (secret from SHOAL_SECRET). */
+async function locateControl(dir: string, control: string | undefined): Promise<{ controlUrl: string; secret: string }> {
+  if (control !== undefined) {
+    const secret = process.env.SHOAL_SECRET;
+    if (!secret) throw new CliError('--control needs the cluster secret in SHOAL_SECRET');
+    return { controlUrl: control, secret };
+  }
+  const layout = clusterDir(dir);
+  const state = await readState(layout.stateFile);
+  if (!state || !isPidAlive(state.pid)) throw new CliError(`no cluster is running in ${layout.root} (start one with: shoal up --dir ${dir})`);
+  return { controlUrl: state.controlUrl, secret: (await readFile(layout.secret, 'utf8')).trim() };
+}
+
+/**
+ * `shoal rebalance [--dir DIR] [--control URL] [--no-wait] [--json] [--timeout S]`: asks the
+ * rebalancer leader for a pass and follows it with a progress bar until the slots are even.
+ * Exit codes: 0 balanced, 1 failed or timed out, 2 bad usage.
+ */
+export async function rebalance(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    control: { type: 'string' },
+    'no-wait': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    timeout: { type: 'string', default: '600' },
   });
+  noMorePositionals(positionals, 0);
+  const timeoutS = Number(values.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${values.timeout}"`);
+  const { controlUrl, secret } = await locateControl(values.dir, values.control);
+  const coordinator = connectCoordinator({ controlUrl, secret });
+  try {
+    const request: RebalanceRequest = { id: randomUUID(), requestedAt: Date.now() };
+    await coordinator.put(REBALANCE_REQUEST_KEY, request);
+    if (values['no-wait']) {
+      out(values.json ? JSON.stringify({ requested: request.id }) + '\n' : `rebalance requested (${request.id})\n`);
+      return 0;
+    }
+    const until = Date.now() + timeoutS * 1000;
+    const tty = !values.json && process.stdout.isTTY === true;
+    let last = '';
+    while (Date.now() < until) {
+      const status = await rebalanceStatus(coordinator).catch(() => undefined);
+      const progress = status?.progress as RebalanceProgress | null | undefined;
+      if (progress && progress.handledRequest === request.id && progress.state === 'idle') {
+        if (tty) out('\n');
+        out(values.json ? JSON.stringify({ done: true, progress }) + '\n' : `balanced: ${progress.movesDone} move(s), ${progress.docsMoved} document(s) moved${progress.lostSlots ? `; ${progress.lostSlots} slot(s) were lost with departed nodes` : ''}\n`);
+        return 0;
+      }
+      const line = progressLine(progress, status?.leader);
+      if (!values.json && line !== last) {
+        out(tty ? `\r${line.padEnd(100)}` : `${line}\n`);
+        last = line;
+      }
+      await sleep(PROGRESS_POLL_MS);
+    }
+    if (tty) out('\n');
+    process.stderr.write(`shoal rebalance: not finished after ${timeoutS} s; it goes on in the background (see shoal status)\n`);
+    return 1;
+  } finally {
+    await coordinator.close();
+  }
+}
+
+/** One line for a progress bar or `shoal status`: "[#####-----] 3/8 moves, slots 1024-1279 node-1 → node-4 copying (1200 docs)". */
+export function progressLine(progress: RebalanceProgress | null | undefined, leader?: unknown): string {
+  if (!progress) return leader ? 'waiting for the rebalancer leader' : 'no rebalancer leader yet (no data node running?)';
+  if (progress.state === 'idle') return `idle (leader ${progress.leader})${progress.lastError ? `; last error: ${progress.lastError}` : ''}`;
+  const width = 20;
+  const filled = progress.movesTotal === 0 ? 0 : Math.round((progress.movesDone / progress.movesTotal) * width);
+  const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+  const c = progress.current;
+  const now = c ? ` slots ${c.first}-${c.last} ${c.fromNode} → ${c.toNode} ${c.phase} (${c.docs} docs, ${Math.round(c.bytes / 1024)} KiB)` : '';
+  return `${bar} ${progress.movesDone}/${progress.movesTotal} moves${now}`;
 }

@@ -1,5 +1,5 @@
 import type { ClusterStatus } from '../../cluster/index.ts';
-import { progressLine } from '../../data/index.ts';
+import { progressLine } from './rebalance.ts';
 import { noMorePositionals, parseCommand } from '../args.ts';
 import { fetchStatus, requireCluster } from '../cluster-client.ts';
 import { explicitPort } from './common.ts';

@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cliEntryPath, clusterDir, defaultConfigPath, isPidAlive, MAX_GATEWAYS, MAX_NODES, readState, Supervisor } from '../../cluster/index.ts';
+import { cliEntryPath, clusterDir, dashboardLoginUrl, defaultConfigPath, isPidAlive, MAX_GATEWAYS, MAX_NODES, readAdminToken, readState, Supervisor } from '../../cluster/index.ts';
 import { CliError, intOption, noMorePositionals, parseCommand, portOption } from '../args.ts';
 import { adminAnswers, findCluster, fetchStatus } from '../cluster-client.ts';
 import { progressPrinter } from '../progress-printer.ts';
@@ -35,6 +35,7 @@ export async function up(argv: string[]): Promise<number> {
   return values.detach ? upDetached(options) : upForeground(options);
 }
 
+/** `dashboardUrl` is the login URL: it carries the admin token, for the operator's terminal only. */
 function printUrls(supervisor: { gatewayUrl: string; dashboardUrl: string; adminUrl: string }, dir: string): void {
   console.log(`gateway:   ${supervisor.gatewayUrl}`);
   console.log(`dashboard: ${supervisor.dashboardUrl}`);
@@ -72,7 +73,7 @@ async function upForeground(options: UpOptions): Promise<number> {
   }
   if (signals === 0) {
     console.log('cluster ready');
-    printUrls(supervisor, options.dir);
+    printUrls({ gatewayUrl: supervisor.gatewayUrl, dashboardUrl: supervisor.dashboardLoginUrl, adminUrl: supervisor.adminUrl }, options.dir);
     console.log(`try:       shoal call links.create '{"url":"https://example.com"}' --version 2 --dir ${options.dir}`);
     console.log('Ctrl-C stops the cluster');
   }
@@ -111,10 +112,12 @@ async function upDetached(options: UpOptions): Promise<number> {
     }
     const state = await readState(layout.stateFile);
     if (state?.pid === pid) {
-      const status = await fetchStatus({ dir: layout.root, adminUrl: state.adminUrl, gatewayUrl: state.gatewayUrl, pid }).catch(() => undefined);
+      const adminToken = await readAdminToken(layout.adminToken);
+      const status = await fetchStatus({ dir: layout.root, adminUrl: state.adminUrl, gatewayUrl: state.gatewayUrl, pid, adminToken }).catch(() => undefined);
       if (status?.state === 'running') {
         console.log('cluster ready');
-        printUrls({ gatewayUrl: state.gatewayUrl, dashboardUrl: state.dashboardUrl, adminUrl: state.adminUrl }, options.dir);
+        const dashboardUrl = adminToken ? dashboardLoginUrl(state.dashboardUrl, adminToken) : state.dashboardUrl;
+        printUrls({ gatewayUrl: state.gatewayUrl, dashboardUrl, adminUrl: state.adminUrl }, options.dir);
         console.log(`stop it with: shoal down --dir ${options.dir}`);
         return 0;
       }

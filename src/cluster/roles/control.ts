@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { createEmbeddedCoordinator, startCoordinatorServer } from '../../control/index.ts';
+import { createEmbeddedCoordinator, startCoordinatorServer } from '../../control/embedded/index.ts';
+import { ADMIN_TOKEN_ENV } from '../../core/index.ts';
 import { createDashboard } from '../../dashboard/index.ts';
 import { createLogger, createMetrics, serveMetrics } from '../../observe/index.ts';
 import { parseRoleArgs, required } from './args.ts';
@@ -16,7 +17,9 @@ export async function runControl(argv: readonly string[]): Promise<void> {
   // The dashboard reads membership through the coordinator API like any other member would;
   // its watch connects once the server below is listening.
   const self = createEmbeddedCoordinator({ url: `http://${args.host}:${port}`, secret, logger });
-  const dashboard = createDashboard(self);
+  const adminToken = process.env[ADMIN_TOKEN_ENV];
+  if (!adminToken) throw new Error(`${ADMIN_TOKEN_ENV} is not set: the dashboard needs the cluster's admin token`);
+  const dashboard = createDashboard(self, { adminToken });
   const server = await startCoordinatorServer({
     dataDir: join(args.dir, 'data', 'control'),
     host: args.host,

@@ -1,11 +1,10 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createEmbeddedCoordinator } from '../../control/index.ts';
-import { configFromModule, type ShoalConfig } from '../../core/index.ts';
+import { ADMIN_TOKEN_ENV, configFromModule, type ShoalConfig } from '../../core/index.ts';
 import { rateLimitConfig, startGateway } from '../../gateway/index.ts';
 import { createLogger, createMetrics, startTracing } from '../../observe/index.ts';
 import { ServiceBroker } from '../../runtime/index.ts';
-import { createTcpTransport } from '../../transport/tcp/index.ts';
+import { connect } from '../connect.ts';
 import { parseRoleArgs, required } from './args.ts';
 import { builtinPlugins } from './plugins.ts';
 import { exitOnShutdown, requireSecret, signalReady } from './process-lifecycle.ts';
@@ -21,8 +20,8 @@ export async function runGateway(argv: readonly string[]): Promise<void> {
     : undefined;
   startTracing({ serviceName: 'shoal-gateway', nodeId: args.id });
   const metrics = createMetrics({ nodeId: args.id, role: 'gateway' });
-  const coordinator = createEmbeddedCoordinator({ url: required(args.control, 'control'), secret, logger });
-  const transport = createTcpTransport({ nodeId: args.id, secret, logger });
+  const connection = connect({ controlUrl: required(args.control, 'control'), secret, clientId: args.id, logger });
+  const { coordinator, transport } = connection;
   const port = required(args.port, 'port');
   const broker = new ServiceBroker({
     nodeId: args.id,
@@ -35,13 +34,13 @@ export async function runGateway(argv: readonly string[]): Promise<void> {
     ...(config?.callTimeoutMs ? { defaultTimeoutMs: config.callTimeoutMs } : {}),
     logger,
   });
-  const gateway = await startGateway({ id: args.id, broker, host: args.host, port, logger, metrics, ...(config?.gateway?.maxBodyBytes ? { maxBodyBytes: config.gateway.maxBodyBytes } : {}),
+  const gateway = await startGateway({ id: args.id, broker, host: args.host, port, logger, metrics, adminToken: process.env[ADMIN_TOKEN_ENV], ...(config?.gateway?.maxBodyBytes ? { maxBodyBytes: config.gateway.maxBodyBytes } : {}),
     ...(config?.gateway?.rateLimit ? { rateLimit: rateLimitConfig(config.gateway.rateLimit) } : {}),
   });
   exitOnShutdown(logger, async () => {
     await gateway.close();
     await broker.stop();
-    await coordinator.close();
+    await connection.close();
   });
   await broker.start();
   logger.info({ url: gateway.url }, 'gateway ready');

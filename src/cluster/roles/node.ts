@@ -1,11 +1,10 @@
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { configFromModule } from '../../core/index.ts';
-import { createEmbeddedCoordinator } from '../../control/index.ts';
 import { createLogger, createMetrics, createObservabilityServer, startTracing } from '../../observe/index.ts';
 import { dataHostFromConfig, drainTimeoutOf } from '../../data/index.ts';
 import { ServiceBroker, nodeService } from '../../runtime/index.ts';
-import { createTcpTransport } from '../../transport/tcp/index.ts';
+import { connect } from '../connect.ts';
 import { parseRoleArgs, required } from './args.ts';
 import { builtinPlugins } from './plugins.ts';
 import { exitOnShutdown, requireSecret, signalReady } from './process-lifecycle.ts';
@@ -21,8 +20,8 @@ export async function runNode(argv: readonly string[]): Promise<void> {
   startTracing({ serviceName: 'shoal-node', nodeId: args.id });
   const metrics = createMetrics({ nodeId: args.id, role: 'node' });
   const config = configFromModule(await import(pathToFileURL(configPath).href), configPath);
-  const coordinator = createEmbeddedCoordinator({ url: controlUrl, secret, logger });
-  const transport = createTcpTransport({ nodeId: args.id, secret, logger });
+  const connection = connect({ controlUrl, secret, clientId: args.id, logger });
+  const { coordinator, transport } = connection;
   const data = dataHostFromConfig({ nodeId: args.id, dir: args.dir, coordinator, logger, config });
   const startedAt = Date.now();
   const facts = {
@@ -59,7 +58,7 @@ export async function runNode(argv: readonly string[]): Promise<void> {
     await broker.stop();
     await data?.stop();
     await http.close();
-    await coordinator.close();
+    await connection.close();
   });
   await broker.start();
   await data?.start(broker);

@@ -1,23 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { randomUUID } from 'node:crypto';
-import { createEmbeddedCoordinator, type Coordinator } from '../../control/index.ts';
-import { silentLogger, type Logger } from '../../core/index.ts';
+import type { Coordinator } from '../../control/index.ts';
+import type { Logger } from '../../core/index.ts';
 import { ServiceBroker } from '../../runtime/index.ts';
-import { createTcpTransport } from '../../transport/tcp/index.ts';
+import type { Transport } from '../../transport/index.ts';
 import { ShardMapCache } from '../map/map-cache.ts';
 import type { CollectionDefinition, JsonDocument } from '../types.ts';
 import type { CollectionClient } from './collection-client.ts';
 import { DataRouter, type AnyCollectionDefinition } from './data-router.ts';
 
+/**
+ * The drivers a data client reaches the cluster through: what `connect()` (src/cluster)
+ * returns. The data layer never picks a driver itself.
+ */
+export interface DataClientConnection {
+  readonly nodeId: string;
+  readonly coordinator: Coordinator;
+  readonly transport: Transport;
+  readonly logger: Logger;
+}
+
 export interface DataClientOptions {
-  /** The control plane's URL (e.g. http://127.0.0.1:7450). */
-  controlUrl: string;
-  /** The cluster secret (the cluster directory's `secret` file). */
-  secret: string;
   collections: readonly AnyCollectionDefinition[];
-  /** Process id in the cluster (default `data-client-<random>`). */
-  clientId?: string;
-  logger?: Logger;
   /** Per-call limit in ms (default 10 s). */
   timeoutMs?: number;
 }
@@ -27,6 +30,7 @@ export interface DataClient {
   /** The client's broker, for admin calls such as `$data.hotSlots`. */
   readonly broker: ServiceBroker;
   collection<Doc extends JsonDocument>(def: CollectionDefinition<Doc>): CollectionClient<Doc>;
+  /** Leaves the cluster and closes the connection's transport; the connection's coordinator stays the caller's to close. */
   close(): Promise<void>;
 }
 
@@ -34,14 +38,12 @@ export interface DataClient {
  * The data store from a process outside the cluster (a script, a benchmark): it joins as a
  * gateway-role member that serves nothing, follows the shard map and calls shard leaders directly.
  */
-export async function createDataClient(options: DataClientOptions): Promise<DataClient> {
-  const logger = options.logger ?? silentLogger;
-  const nodeId = options.clientId ?? `data-client-${randomUUID().slice(0, 8)}`;
-  const coordinator: Coordinator = createEmbeddedCoordinator({ url: options.controlUrl, secret: options.secret, logger });
+export async function createDataClient(connection: DataClientConnection, options: DataClientOptions): Promise<DataClient> {
+  const { logger, coordinator } = connection;
   const broker = new ServiceBroker({
-    nodeId,
+    nodeId: connection.nodeId,
     role: 'gateway',
-    transport: createTcpTransport({ nodeId, secret: options.secret, logger }),
+    transport: connection.transport,
     coordinator,
     logger,
     defaultTimeoutMs: options.timeoutMs ?? 10_000,
@@ -56,7 +58,6 @@ export async function createDataClient(options: DataClientOptions): Promise<Data
   } catch (err) {
     maps.close();
     await broker.stop().catch(() => undefined);
-    await coordinator.close();
     throw err;
   }
   const router = new DataRouter({ caller: broker, maps, collections: options.collections, logger });
@@ -67,7 +68,6 @@ export async function createDataClient(options: DataClientOptions): Promise<Data
     async close() {
       maps.close();
       await broker.stop();
-      await coordinator.close();
     },
   };
 }
