@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { hasAdminToken } from '../core/index.ts';
+import { closeHttp, hasAdminToken, listenHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError } from '../core/index.ts';
 import type { ClusterStatus } from './types.ts';
 
 /** What the admin API can ask of the supervisor. */
@@ -20,55 +20,22 @@ export interface AdminServer {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new HttpError(400, 'BAD_REQUEST', 'body is not valid JSON');
-  }
-}
-
 async function route(handlers: AdminHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://admin').pathname;
+  const path = requestUrl(req).pathname;
   const key = `${req.method ?? 'GET'} ${path}`;
   if (key === 'GET /healthz') return sendJson(res, 200, { status: 'healthy', pid: process.pid });
   if (!hasAdminToken(handlers.adminToken, req.headers)) {
     req.resume();
-    throw new HttpError(401, 'UNAUTHORIZED', "the admin API needs the cluster's admin token (Authorization: Bearer <token>; it is in the cluster directory's admin-token file)");
+    throw new ShoalError('UNAUTHORIZED', "the admin API needs the cluster's admin token (Authorization: Bearer <token>; it is in the cluster directory's admin-token file)");
   }
   switch (key) {
     case 'GET /status':
       return sendJson(res, 200, await handlers.status());
     case 'POST /scale': {
-      const body = (await readJson(req)) as { nodes?: unknown };
+      const body = parseJsonBody(await readBody(req, MAX_BODY_BYTES)) as { nodes?: unknown } | null;
       const nodes = body && typeof body === 'object' ? body.nodes : undefined;
       if (typeof nodes !== 'number' || !Number.isInteger(nodes) || nodes < 1 || nodes > handlers.maxNodes) {
-        throw new HttpError(422, 'VALIDATION', `nodes must be an integer from 1 to ${handlers.maxNodes}`);
+        throw new ShoalError('VALIDATION', `nodes must be an integer from 1 to ${handlers.maxNodes}`);
       }
       await handlers.scale(nodes);
       return sendJson(res, 200, await handlers.status());
@@ -77,7 +44,7 @@ async function route(handlers: AdminHandlers, req: IncomingMessage, res: ServerR
       sendJson(res, 202, { stopping: true, pid: process.pid });
       return handlers.stop();
     default:
-      throw new HttpError(404, 'NOT_FOUND', `no route for ${key}`);
+      throw new ShoalError('NOT_FOUND', `no route for ${key}`);
   }
 }
 
@@ -85,25 +52,10 @@ async function route(handlers: AdminHandlers, req: IncomingMessage, res: ServerR
 export async function startAdminServer(host: string, port: number, handlers: AdminHandlers): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
     route(handlers, req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : 500;
-      const code = err instanceof HttpError ? err.code : 'INTERNAL';
-      const message = err instanceof Error ? err.message : String(err);
-      if (!res.headersSent) sendJson(res, status, { error: { code, message } });
+      if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} (admin API) on ${host} is already in use: choose another --port`) : err);
-    });
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const bound = await listenHttp(server, port, host, 'admin API');
+  return { url: bound.url, close: () => closeHttp(server, { dropActive: true }) };
 }

@@ -8,3 +8,4 @@ export { z } from 'zod';
 export * from './config.ts';
 export * from './clock.ts';
 export * from './admin-token.ts';
+export * from './http/index.ts';

@@ -1,14 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { hasAdminToken, isBuiltinService, ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
+import { hasAdminToken, isBuiltinService, listenHttp, closeHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
 import type { ServiceBroker } from '../runtime/index.ts';
 import { paramsFromQuery, parseApiPath, type ApiTarget } from './api-route.ts';
 import { buildOpenApi } from './openapi.ts';
 import { RestRouteTable } from './rest-routes.ts';
 import type { RateLimitConfig } from './proxy/config-schema.ts';
 import { RateLimiter } from './proxy/rate-limiter.ts';
-import { parseJsonBody, readBody, sendError, sendJson } from './http-json.ts';
+
 
 export interface GatewayOptions {
   id: string;
@@ -148,7 +148,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    const url = requestUrl(req);
     if (overRate(req, res, url.pathname)) {
       req.resume();
       return;
@@ -184,23 +184,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
   });
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  return {
-    url: `http://${host}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
+  const bound = await listenHttp(server, options.port, options.host ?? '127.0.0.1', 'gateway');
+  return { url: bound.url, server, close: () => closeHttp(server) };
 }

@@ -4,19 +4,8 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { ErrorCode } from '../core/index.ts';
+import { closeHttp, listenHttp, requestUrl, sendError, sendJson, ShoalError } from '../core/index.ts';
 import type { Metrics } from './metrics.ts';
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
-  sendJson(res, status, { error: { code, message } });
-}
 
 /** Answers a request with the registry's Prometheus text; usable from any node:http handler. */
 export async function serveMetrics(metrics: Metrics, _req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -24,7 +13,7 @@ export async function serveMetrics(metrics: Metrics, _req: IncomingMessage, res:
   try {
     text = await metrics.metricsText();
   } catch (err) {
-    sendError(res, 500, 'INTERNAL', `metrics collection failed: ${err instanceof Error ? err.message : String(err)}`);
+    sendError(res, new ShoalError('INTERNAL', `metrics collection failed: ${err instanceof Error ? err.message : String(err)}`));
     return;
   }
   res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
@@ -50,53 +39,28 @@ export interface ObservabilityServer {
   close(): Promise<void>;
 }
 
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
-
 async function route(options: ObservabilityServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = pathOf(req.url);
+  const path = requestUrl(req).pathname;
   if (req.method === 'GET' && path === '/metrics') return serveMetrics(options.metrics, req, res);
   if (req.method === 'GET' && path === '/healthz') {
     try {
       sendJson(res, 200, await options.health());
     } catch (err) {
-      sendError(res, 500, 'INTERNAL', `health check failed: ${err instanceof Error ? err.message : String(err)}`);
+      sendError(res, new ShoalError('INTERNAL', `health check failed: ${err instanceof Error ? err.message : String(err)}`));
     }
     return;
   }
-  sendError(res, 404, 'NOT_FOUND', `no route for ${req.method ?? 'GET'} ${path}`);
+  sendError(res, new ShoalError('NOT_FOUND', `no route for ${req.method ?? 'GET'} ${path}`));
 }
 
 /** Starts the server and resolves once it is listening. */
-export function createObservabilityServer(options: ObservabilityServerOptions): Promise<ObservabilityServer> {
-  const host = options.host ?? '127.0.0.1';
+export async function createObservabilityServer(options: ObservabilityServerOptions): Promise<ObservabilityServer> {
   const server = createServer((req, res) => {
     route(options, req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, 500, 'INTERNAL', err instanceof Error ? err.message : String(err));
+      if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      const port = (server.address() as AddressInfo).port;
-      const urlHost = host.includes(':') ? `[${host}]` : host;
-      resolve({
-        server,
-        host,
-        port,
-        url: `http://${urlHost}:${port}`,
-        close: () =>
-          new Promise<void>((done, fail) => {
-            server.close((err) => (err ? fail(err) : done()));
-            // Scrapers hold keep-alive connections; without this close() waits for them to time out.
-            server.closeIdleConnections();
-          }),
-      });
-    });
-  });
+  const bound = await listenHttp(server, options.port, options.host ?? '127.0.0.1', 'observability');
+  return { server, host: bound.host, port: bound.port, url: bound.url, close: () => closeHttp(server) };
 }

@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ShoalError, toShoalError } from '../../core/errors.ts';
+import { closeHttp, listenHttp, readBody, requestUrl, sendError, sendJson } from '../../core/http/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import { silentLogger } from '../../core/logger.ts';
 import { verifyRequest } from './auth.ts';
@@ -58,44 +58,6 @@ export interface CoordinatorServer {
 }
 
 const DEFAULT_WATCH_WAIT_MS = 25_000;
-
-type ReadResult = { ok: true; body: string } | { ok: false };
-
-/** Reads the body up to the limit; past it, drains the rest so the client can still read the 413. */
-function readBody(req: IncomingMessage): Promise<ReadResult> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        tooLarge = true;
-        chunks.length = 0;
-        // A client that keeps sending far past the limit is cut off rather than drained.
-        if (size > 16 * MAX_BODY_BYTES) req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? { ok: false } : { ok: true, body: Buffer.concat(chunks).toString('utf8') }));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) {
-    res.end(JSON.stringify(body));
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, err: ShoalError): void {
-  sendJson(res, err.httpStatus, err.toJSON());
-}
 
 function parseBody<T extends z.ZodType>(schema: T, text: string): z.output<T> {
   let json: unknown;
@@ -206,22 +168,22 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const target = req.url ?? '/';
-    const url = new URL(target, 'http://coordinator');
     try {
+      const url = requestUrl(req);
       if (options.extraRoutes && !url.pathname.startsWith('/v1/') && (await options.extraRoutes(req, res))) return;
-      const read = await readBody(req);
-      if (!read.ok) throw new ShoalError('PAYLOAD_TOO_LARGE', `body exceeds ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });
-      const denied = verifyRequest(options.secret, method, target, req.headers, read.body);
+      const body = (await readBody(req, MAX_BODY_BYTES)).toString('utf8');
+      const denied = verifyRequest(options.secret, method, target, req.headers, body);
       if (denied) throw new ShoalError('UNAUTHORIZED', denied);
       if (method === 'GET' && url.pathname === '/v1/watch') {
         handleWatch(req, res, url.searchParams);
         return;
       }
-      sendJson(res, 200, route(method, url.pathname, read.body));
+      sendJson(res, 200, route(method, url.pathname, body));
     } catch (err) {
       const error = toShoalError(err);
-      if (error.code === 'INTERNAL') logger.error({ err, method, path: url.pathname }, 'coordinator request failed');
-      else logger.debug({ code: error.code, message: error.message, path: url.pathname }, 'coordinator request rejected');
+      const path = target.slice(0, 200);
+      if (error.code === 'INTERNAL') logger.error({ err, method, path }, 'coordinator request failed');
+      else logger.debug({ code: error.code, message: error.message, path }, 'coordinator request rejected');
       if (!res.writableEnded && !res.destroyed) sendError(res, error);
     }
   }
@@ -233,37 +195,30 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
 
+  let bound;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    bound = await listenHttp(server, options.port ?? 0, host, 'control');
   } catch (err) {
     clearInterval(sweeper);
     store.close();
     throw err;
   }
   server.on('error', (err) => logger.error({ err }, 'coordinator server error'));
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const { port } = bound;
   logger.info({ host, port, revision: store.revision, epoch: watchHub.epoch }, 'coordinator listening');
 
   let closing: Promise<void> | undefined;
   return {
     address: { host, port },
-    url: `http://${urlHost}:${port}`,
+    url: bound.url,
     close() {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(sweeper);
         watchHub.close();
-        server.close(() => {
+        void closeHttp(server, { dropActive: true }).then(() => {
           store.close();
           resolve();
         });
-        server.closeAllConnections();
       });
       return closing;
     },

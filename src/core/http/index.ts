@@ -1,0 +1,4 @@
+/** HTTP plumbing shared by every Node-based listener: JSON bodies and answers, listening, request URLs. */
+export { parseJsonBody, readBody, sendError, sendJson } from './json.ts';
+export { closeHttp, listenHttp, type BoundAddress } from './listen.ts';
+export { requestUrl } from './request-url.ts';
