@@ -4,13 +4,17 @@
  * to the exchange as the upstream can take them, and keeps the connection's clocks for the
  * listener's slowloris, request and idle timeouts.
  */
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { accessLogLine } from './access-log-line.ts';
+import { admissionRefusal } from './admission.ts';
+import type { ClientSide } from './client-side.ts';
 import type { LimitsConfig } from './config-schema.ts';
 import { clientOrigin, normalizeAddress, type ClientOrigin } from './forward-headers.ts';
 import type { ListenerContext } from './listener-context.ts';
-import { ProxyError, rawErrorResponse } from './proxy-errors.ts';
+import { ProxyError, proxyErrorResponse, rawErrorResponse } from './proxy-errors.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
-import { isHeadError, parseRequestHead } from './request-head.ts';
+import { isHeadError, parseRequestHead, type RequestHead } from './request-head.ts';
 import { UpgradeTunnel } from './upgrade-proxy.ts';
 
 /** What a connection needs from its listener; the context is replaced on reload. */
@@ -51,7 +55,7 @@ function ignore(): void {
   // A socket error is followed by 'close', which does the cleanup.
 }
 
-export class ClientConnection {
+export class ClientConnection implements ClientSide {
   readonly socket: Socket;
   readonly host: ConnectionHost;
   readonly origin: ClientOrigin;
@@ -102,6 +106,8 @@ export class ClientConnection {
       this.tunnel.clientData(chunk);
       return;
     }
+    // Refused or closing: nothing will read these bytes, so they are not kept.
+    if (this.#ending) return;
     if (this.exchange === undefined && this.headStartMs === 0) this.headStartMs = this.host.nowMs;
     this.buffer = this.buffer === undefined ? chunk : Buffer.concat([this.buffer, chunk]);
     this.pump();
@@ -170,6 +176,11 @@ export class ClientConnection {
     this.headStartMs = 0;
     const now = Date.now();
     this.requestStartMs = now;
+    const refusal = admissionRefusal(head, context, this.origin.clientIp, now);
+    if (refusal !== undefined) {
+      this.#answerRefusal(head, context, refusal, now);
+      return true;
+    }
     if (head.upgrade) {
       const rest = this.buffer;
       this.buffer = undefined;
@@ -182,12 +193,33 @@ export class ClientConnection {
     return true;
   }
 
+  /**
+   * Answers a request that admission refused. Without a body to skip, the connection stays
+   * open for the next request; an upgrade's connection closes, as it would have after a tunnel.
+   */
+  #answerRefusal(head: RequestHead, context: ListenerContext, error: ProxyError, startMs: number): void {
+    if (head.upgrade) {
+      this.refuse(error.status, STATUS_CODES[error.status] ?? 'Error', error);
+      return;
+    }
+    const close = this.closing || head.hasBody || error.status === 413 || !head.keepAlive;
+    const response = proxyErrorResponse(error, context.responseHeaderBytes, close);
+    this.write(response.bytes);
+    const accessLog = context.accessLog;
+    if (accessLog !== undefined) accessLog.info(accessLogLine(head, this.origin.clientIp, error.status, undefined, Date.now() - startMs, response.bodyLength, null, 0, undefined));
+    this.exchangeDone(close);
+  }
+
   write(data: Buffer): boolean {
     return this.socket.write(data);
   }
 
   pauseReading(): void {
     this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
   }
 
   /** The exchange is over; `close` when the connection must not carry another. */

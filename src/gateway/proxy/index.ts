@@ -21,3 +21,6 @@ export { ChunkedFramer } from './chunked-framer.ts';
 export { isHeadError, parseRequestHead, noLookups } from './request-head.ts';
 export { parseResponseHead } from './response-head.ts';
 export { clientOrigin, upstreamHead } from './forward-headers.ts';
+export { isIdempotent, retryVerdict, tryTimeoutMs, type FailedTry, type RetryVerdict } from './retry-rule.ts';
+export { accessLogLine, type AccessLogLine } from './access-log-line.ts';
+export { BODY_MALFORMED, BODY_TOO_LARGE, REPLAY_LIMIT, RequestBody } from './request-body.ts';

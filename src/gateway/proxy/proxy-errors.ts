@@ -36,3 +36,21 @@ export function rawErrorResponse(status: number, reason: string, error: ProxyErr
   const body = JSON.stringify(error.toJSON());
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
+
+/** No server of the backend can take the request: none healthy, or every one refusing. */
+export function noUpstreamError(backend: string, eligibleCount: number): ProxyError {
+  if (eligibleCount === 0) return new ProxyError(503, 'UNAVAILABLE', `no healthy upstream server in backend "${backend}"`, { backend });
+  return new ProxyError(503, 'CIRCUIT_OPEN', `every upstream server of backend "${backend}" is refusing requests (circuit open or at its concurrency limit)`, { backend });
+}
+
+export function upstreamFailedError(upstream: string, reason: string): ProxyError {
+  return new ProxyError(502, 'BAD_GATEWAY', `upstream server ${upstream} failed: ${reason}`, { upstream, reason });
+}
+
+export function tryTimeoutError(upstream: string, tryMs: number): ProxyError {
+  return new ProxyError(504, 'TIMEOUT', `upstream server ${upstream} did not answer within ${tryMs}ms`, { upstream });
+}
+
+export function totalTimeoutError(upstream: string, totalMs: number, tries: number): ProxyError {
+  return new ProxyError(504, 'TIMEOUT', `no upstream server answered within ${totalMs}ms`, { upstream, tries });
+}

@@ -6,7 +6,7 @@
  * the client's connection can stay open; an HTTP/1.0 client gets chunked bodies decoded.
  */
 import { ChunkedFramer, FRAMING_ERROR, NEED_MORE } from './chunked-framer.ts';
-import type { ProxyExchange } from './proxy-exchange.ts';
+import type { RequestHead } from './request-head.ts';
 import { CLOSE, KEEP, KEEP_ALIVE, clientResponseHead, headLength, interimHead, parseResponseHead, type ResponseHead } from './response-head.ts';
 
 const AWAIT_HEAD = 0;
@@ -23,8 +23,32 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CRLF = Buffer.from('\r\n', 'latin1');
 
+/**
+ * What the relay needs from the exchange it answers for. Declared here, by the relay, so the
+ * exchange depends on the relay and not the other way round.
+ */
+export interface RelayOwner {
+  readonly head: RequestHead;
+  /** The client connection closes after this exchange, whatever the response says. */
+  readonly clientClosing: boolean;
+  /** Header lines added to every response, already encoded. */
+  readonly responseHeaderBytes: Buffer;
+  /** Writes response bytes to the client, holding the upstream back while the client is slower. */
+  sendToClient(data: Buffer): void;
+  /** Passes an interim (1xx) response head on to the client. */
+  interim(head: Buffer): void;
+  /** The final response head arrived with this status: the try succeeded. */
+  responded(status: number): void;
+  /** The upstream's answer was unusable before a response started. */
+  upstreamFailed(kind: 'connect' | 'reset', reason: string): void;
+  /** The upstream's framing broke mid-response: the client's response cannot complete. */
+  responseBroken(): void;
+  /** The response went out whole; `reusable` when the upstream connection is clean. */
+  completed(reusable: boolean, closeClient: boolean): void;
+}
+
 export class ResponseRelay {
-  readonly #exchange: ProxyExchange;
+  readonly #exchange: RelayOwner;
   #pending: Buffer | undefined = undefined;
   #mode = AWAIT_HEAD;
   #remaining = 0;
@@ -33,9 +57,15 @@ export class ResponseRelay {
   #reframe = 0;
   #reusable = true;
   #closeClient = false;
+  #bytes = 0;
 
-  constructor(exchange: ProxyExchange) {
+  constructor(exchange: RelayOwner) {
     this.#exchange = exchange;
+  }
+
+  /** Response body bytes relayed so far (data bytes, for a chunked body). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   data(chunk: Buffer): void {
@@ -79,10 +109,7 @@ export class ResponseRelay {
         return;
       }
       // 100 Continue, 103 Early Hints: for the client too, when it speaks HTTP/1.1.
-      if (!exchange.head.http10) {
-        exchange.conn.write(interimHead(head));
-        exchange.interim();
-      }
+      if (!exchange.head.http10) exchange.interim(interimHead(head));
       if (end === buf.length) return;
       buf = buf.subarray(end);
     }
@@ -100,7 +127,7 @@ export class ResponseRelay {
     else mode = UNTIL_CLOSE;
     this.#mode = mode;
     this.#reusable = !head.close && mode !== UNTIL_CLOSE;
-    let closeClient = !request.keepAlive || exchange.conn.closing;
+    let closeClient = !request.keepAlive || exchange.clientClosing;
     if (mode === LENGTH) this.#remaining = head.contentLength;
     else if (mode === CHUNKED) this.#framer = new ChunkedFramer();
     if (mode === UNTIL_CLOSE) {
@@ -112,7 +139,7 @@ export class ResponseRelay {
     }
     this.#closeClient = closeClient;
     const persistence = closeClient ? CLOSE : request.http10 ? KEEP_ALIVE : KEEP;
-    const extra = exchange.listener.responseHeaderBytes;
+    const extra = exchange.responseHeaderBytes;
     const available = buf.length - end;
 
     if (this.#reframe === 0 && available > 0 && available <= COALESCE_LIMIT && (mode === LENGTH || mode === CHUNKED)) {
@@ -120,12 +147,12 @@ export class ResponseRelay {
       if (mode === LENGTH) {
         stop = end + Math.min(this.#remaining, available);
         this.#remaining -= stop - end;
-        exchange.bytes += stop - end;
+        this.#bytes += stop - end;
       } else {
         const result = this.#framer!.feed(buf, end, buf.length);
         if (result === FRAMING_ERROR) return this.#broken();
         stop = result === NEED_MORE ? buf.length : result;
-        exchange.bytes = this.#framer!.dataBytes;
+        this.#bytes = this.#framer!.dataBytes;
       }
       const out = clientResponseHead(head, extra, persistence, 0, stop - end);
       const length = headLength;
@@ -141,14 +168,13 @@ export class ResponseRelay {
   }
 
   #body(buf: Buffer, start: number): void {
-    const exchange = this.#exchange;
     const length = buf.length;
     switch (this.#mode) {
       case LENGTH: {
         const stop = Math.min(length, start + this.#remaining);
         this.#write(start === 0 && stop === length ? buf : buf.subarray(start, stop));
         this.#remaining -= stop - start;
-        exchange.bytes += stop - start;
+        this.#bytes += stop - start;
         if (this.#remaining === 0) this.#finish(stop === length);
         return;
       }
@@ -165,13 +191,13 @@ export class ResponseRelay {
           }
         }
         if (result === FRAMING_ERROR) return this.#broken();
-        exchange.bytes = framer.dataBytes;
+        this.#bytes = framer.dataBytes;
         if (result !== NEED_MORE) this.#finish(result === length);
         return;
       }
       case UNTIL_CLOSE: {
         const data = start === 0 ? buf : buf.subarray(start);
-        exchange.bytes += data.length;
+        this.#bytes += data.length;
         if (this.#reframe === 1) {
           this.#write(Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'));
           this.#write(data);
@@ -188,16 +214,12 @@ export class ResponseRelay {
   }
 
   #write(data: Buffer): void {
-    const exchange = this.#exchange;
-    // The client is slower than the server: stop reading the server until the client drains.
-    if (!exchange.conn.write(data)) exchange.connection?.socket.pause();
+    this.#exchange.sendToClient(data);
   }
 
-  /** Malformed framing from the upstream mid-response: the client's response cannot complete. */
+  /** Malformed framing from the upstream mid-response. */
   #broken(): void {
-    const exchange = this.#exchange;
-    if (exchange.upstream !== undefined) exchange.backend.recordFailure(exchange.upstream, 'reset', Date.now());
-    exchange.conn.destroy();
+    this.#exchange.responseBroken();
   }
 
   #finish(clean: boolean): void {

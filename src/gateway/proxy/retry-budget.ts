@@ -38,8 +38,8 @@ export class RetryBudget {
     this.#requests[this.#index]++;
   }
 
-  /** Spends one retry when the budget allows it. */
-  tryRetry(nowMs: number): boolean {
+  /** Whether the budget would grant a retry now; spends nothing. */
+  allows(nowMs: number): boolean {
     this.#advance(nowMs);
     let requests = 0;
     let retries = 0;
@@ -47,8 +47,19 @@ export class RetryBudget {
       requests += this.#requests[i];
       retries += this.#retries[i];
     }
-    if (retries + 1 > this.#minPerWindow + this.#ratio * requests) return false;
+    return retries + 1 <= this.#minPerWindow + this.#ratio * requests;
+  }
+
+  /** Records a retry that was granted. */
+  spend(nowMs: number): void {
+    this.#advance(nowMs);
     this.#retries[this.#index]++;
+  }
+
+  /** Spends one retry when the budget allows it. */
+  tryRetry(nowMs: number): boolean {
+    if (!this.allows(nowMs)) return false;
+    this.spend(nowMs);
     return true;
   }
 }

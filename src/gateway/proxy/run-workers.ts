@@ -13,6 +13,27 @@ import { isWorkerMessage, WORKER_CONFIG_ENV, type PrimaryMessage } from './worke
 /** A worker that crashes sooner than this after starting is restarted after a pause. */
 const CRASH_LOOP_MS = 5000;
 
+/** Asks a worker to stop (SIGTERM, so it drains), killing it when it takes longer than `killAfterMs`. */
+function stopWorker(worker: Worker, killAfterMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (worker.isDead()) return resolve();
+    const kill = setTimeout(() => worker.process.kill('SIGKILL'), killAfterMs);
+    worker.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    worker.process.kill('SIGTERM');
+  });
+}
+
+/** The primary's admin listener: the workers' metrics summed, and their pids as its health. */
+function startAdmin(address: { host: string; port: number }, workerPids: () => (number | undefined)[]): Promise<ObservabilityServer> {
+  const aggregator = new AggregatorRegistry();
+  const own = createMetrics({ nodeId: hostname(), role: 'lb-primary' });
+  const metrics: Metrics = { ...own, contentType: aggregator.contentType, metricsText: () => aggregator.clusterMetrics() };
+  return createObservabilityServer({ host: address.host, port: address.port, metrics, health: () => ({ status: 'ok', workers: workerPids() }) });
+}
+
 /**
  * Runs `count` worker processes sharing the listeners (node:cluster), as the primary: it
  * starts them, restarts one that crashes, turns SIGHUP and config file changes into reload
@@ -65,35 +86,14 @@ export async function runWorkers(options: LbRunOptions, count: number): Promise<
   const stopWorkers = async (): Promise<void> => {
     stopping = true;
     const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
-    await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            if (worker.isDead()) return resolve();
-            const kill = setTimeout(() => worker.process.kill('SIGKILL'), (options.shutdownTimeoutMs ?? 30_000) + 5000);
-            worker.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            worker.process.kill('SIGTERM');
-          }),
-      ),
-    );
+    // Past the workers' own shutdown timeout, with a margin for their exit.
+    const killAfterMs = (options.shutdownTimeoutMs ?? 30_000) + 5000;
+    await Promise.all(workers.map((worker) => stopWorker(worker, killAfterMs)));
     await admin?.close();
   };
 
   try {
-    if (config.admin) {
-      const aggregator = new AggregatorRegistry();
-      const own = createMetrics({ nodeId: hostname(), role: 'lb-primary' });
-      const metrics: Metrics = { ...own, contentType: aggregator.contentType, metricsText: () => aggregator.clusterMetrics() };
-      admin = await createObservabilityServer({
-        host: config.admin.address.host,
-        port: config.admin.address.port,
-        metrics,
-        health: () => ({ status: 'ok', workers: [...started.keys()].map((worker) => worker.process.pid) }),
-      });
-    }
+    if (config.admin) admin = await startAdmin(config.admin.address, () => [...started.keys()].map((worker) => worker.process.pid));
     addresses = await listening;
   } catch (err) {
     await stopWorkers();

@@ -2,11 +2,11 @@
  * WebSocket (and any other HTTP/1.1 Upgrade) passthrough: the upgrade request goes to the
  * upstream on a connection of its own, never a pooled one, since it will not come back; once
  * the upstream agrees (101), bytes flow both ways untouched. A refusal is passed on and the
- * client connection closes after it.
+ * client connection closes after it. The request was admitted before the tunnel was made.
  */
 import { connect, type Socket } from 'node:net';
 import { ChunkedFramer, NEED_MORE } from './chunked-framer.ts';
-import type { ClientConnection } from './client-connection.ts';
+import type { ClientSide } from './client-side.ts';
 import { upstreamHead, type TraceSource } from './forward-headers.ts';
 import type { ListenerContext } from './listener-context.ts';
 import { ProxyError } from './proxy-errors.ts';
@@ -14,19 +14,18 @@ import type { RequestHead } from './request-head.ts';
 import { CLOSE, clientResponseHead, headLength, parseResponseHead } from './response-head.ts';
 import type { Upstream } from './upstream.ts';
 
-const CONNECTING = 0;
-const OPEN = 1;
-const REFUSED = 2;
-const DONE = 3;
+/** connecting: waiting for the upstream's answer; open: a tunnel; refused: relaying the refusal. */
+type TunnelState = 'connecting' | 'open' | 'refused' | 'done';
+
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const noExtra = Buffer.alloc(0);
 
 export class UpgradeTunnel implements TraceSource {
-  readonly #conn: ClientConnection;
+  readonly #conn: ClientSide;
   readonly #context: ListenerContext;
   #upstream: Upstream | undefined;
   #socket: Socket | undefined;
-  #state = CONNECTING;
+  #state: TunnelState = 'connecting';
   #pendingClient: Buffer[] = [];
   #pendingHead: Buffer | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -36,22 +35,11 @@ export class UpgradeTunnel implements TraceSource {
   traceBuf: Buffer | undefined;
   traceAt = 0;
 
-  constructor(conn: ClientConnection, head: RequestHead, context: ListenerContext, rest: Buffer | undefined, now: number) {
+  constructor(conn: ClientSide, head: RequestHead, context: ListenerContext, rest: Buffer | undefined, now: number) {
     this.#conn = conn;
     this.#context = context;
-    const clientIp = conn.origin.clientIp;
-    const limiter = context.rateLimiter;
-    if (limiter !== undefined) {
-      const waitMs = limiter.take(limiter.keyOf(head.keyValue, clientIp), now);
-      if (waitMs > 0) {
-        const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-        context.metrics.refused(context.name, 429);
-        this.#refuse(429, 'Too Many Requests', new ProxyError(429, 'RATE_LIMITED', 'too many requests; slow down', { retryAfterSeconds: seconds }));
-        return;
-      }
-    }
     const backend = context.backend;
-    const upstream = backend.pick(backend.hashes ? backend.hashKey(head, clientIp) : undefined, undefined, now);
+    const upstream = backend.pick(backend.hashes ? backend.hashKey(head, conn.origin.clientIp) : undefined, undefined, now);
     if (upstream === undefined) {
       this.#refuse(503, 'Service Unavailable', new ProxyError(503, 'UNAVAILABLE', `no healthy upstream server in backend "${backend.name}"`));
       return;
@@ -66,7 +54,7 @@ export class UpgradeTunnel implements TraceSource {
     socket.on('data', (chunk: Buffer) => this.#upstreamData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => this.#upstreamError(err));
     socket.on('close', () => this.#upstreamClosed());
-    socket.on('drain', () => conn.socket.resume());
+    socket.on('drain', () => conn.resumeReading());
     this.#timer = setTimeout(() => {
       backend.recordFailure(upstream, 'timeout', Date.now());
       this.#refuse(504, 'Gateway Timeout', new ProxyError(504, 'TIMEOUT', `upstream server ${upstream.id} did not answer the upgrade in time`));
@@ -74,9 +62,9 @@ export class UpgradeTunnel implements TraceSource {
   }
 
   clientData(chunk: Buffer): void {
-    if (this.#state === OPEN) {
+    if (this.#state === 'open') {
       if (!this.#socket!.write(chunk)) this.#conn.pauseReading();
-    } else if (this.#state === CONNECTING) {
+    } else if (this.#state === 'connecting') {
       this.#pendingClient.push(chunk);
       // Nothing more is needed before the upstream answers.
       this.#conn.pauseReading();
@@ -89,7 +77,7 @@ export class UpgradeTunnel implements TraceSource {
 
   /** The client finished sending: so does the tunnel's upstream side. */
   clientEnded(): void {
-    if (this.#state === OPEN) this.#socket!.end();
+    if (this.#state === 'open') this.#socket!.end();
   }
 
   clientClosed(): void {
@@ -98,15 +86,15 @@ export class UpgradeTunnel implements TraceSource {
 
   #upstreamData(chunk: Buffer): void {
     const conn = this.#conn;
-    if (this.#state === OPEN) {
+    if (this.#state === 'open') {
       if (!conn.write(chunk)) this.#socket!.pause();
       return;
     }
-    if (this.#state === REFUSED) {
+    if (this.#state === 'refused') {
       this.#relayRefusal(chunk, 0);
       return;
     }
-    if (this.#state !== CONNECTING) return;
+    if (this.#state !== 'connecting') return;
     const buf = this.#pendingHead === undefined ? chunk : Buffer.concat([this.#pendingHead, chunk]);
     this.#pendingHead = undefined;
     const at = buf.indexOf(HEAD_END);
@@ -126,15 +114,15 @@ export class UpgradeTunnel implements TraceSource {
     }
     backend.recordStatus(upstream, head.status, Date.now());
     if (head.status === 101) {
-      this.#state = OPEN;
+      this.#state = 'open';
       conn.write(end === buf.length ? buf : buf.subarray(0, end));
       if (end < buf.length) conn.write(buf.subarray(end));
       for (const pending of this.#pendingClient.splice(0)) this.#socket!.write(pending);
-      conn.socket.resume();
+      conn.resumeReading();
       return;
     }
     // The upstream declined to switch protocols: relay its answer and close.
-    this.#state = REFUSED;
+    this.#state = 'refused';
     const out = clientResponseHead(head, noExtra, CLOSE, 0, 0);
     conn.write(out.subarray(0, headLength));
     if (head.chunked) this.#framer = new ChunkedFramer();
@@ -163,7 +151,7 @@ export class UpgradeTunnel implements TraceSource {
   }
 
   #upstreamError(err: NodeJS.ErrnoException): void {
-    if (this.#state !== CONNECTING || this.#upstream === undefined) return;
+    if (this.#state !== 'connecting' || this.#upstream === undefined) return;
     clearTimeout(this.#timer);
     const upstream = this.#upstream;
     this.#context.backend.recordFailure(upstream, err.code === 'ECONNREFUSED' ? 'connect' : 'reset', Date.now());
@@ -171,7 +159,7 @@ export class UpgradeTunnel implements TraceSource {
   }
 
   #upstreamClosed(): void {
-    if (this.#state === CONNECTING) {
+    if (this.#state === 'connecting') {
       this.#upstreamError(Object.assign(new Error('connection closed before a response'), { code: 'ECONNRESET' }));
       return;
     }
@@ -187,8 +175,8 @@ export class UpgradeTunnel implements TraceSource {
 
   /** Releases the upstream slot and the upstream connection, once. */
   #finish(): void {
-    if (this.#state === DONE) return;
-    this.#state = DONE;
+    if (this.#state === 'done') return;
+    this.#state = 'done';
     clearTimeout(this.#timer);
     this.#socket?.destroy();
     this.#upstream?.end();
