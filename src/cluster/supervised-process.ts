@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { RestartBackoff } from './backoff.ts';
+import { Backoff, type BackoffPolicy } from '../core/index.ts';
 import { isReadyHealth, probeHealth } from './health.ts';
 import type { ClusterEvent, ProcessRole } from './types.ts';
 
@@ -25,8 +25,12 @@ export interface SupervisedProcessOptions {
   readyTimeoutMs: number;
   /** How long a process may drain after SIGTERM before it gets SIGKILL. */
   stopGraceMs: number;
-  backoff?: RestartBackoff;
+  /** Restart delays; default 0.5 s doubling to 10 s. */
+  restartBackoff?: BackoffPolicy;
 }
+
+/** A process that stayed up this long is considered recovered: its next crash restarts it at once. */
+const RECOVERED_AFTER_MS = 30_000;
 
 type Mode = 'idle' | 'running' | 'waiting' | 'stopping' | 'stopped';
 
@@ -52,7 +56,7 @@ const HEALTH_POLL_MS = 250;
 export class SupervisedProcess {
   readonly spec: ProcessSpec;
   readonly #options: SupervisedProcessOptions;
-  readonly #backoff: RestartBackoff;
+  readonly #backoff: Backoff;
   #mode: Mode = 'idle';
   #current: Incarnation | undefined;
   #restarts = 0;
@@ -64,7 +68,8 @@ export class SupervisedProcess {
   constructor(options: SupervisedProcessOptions) {
     this.spec = options.spec;
     this.#options = options;
-    this.#backoff = options.backoff ?? new RestartBackoff();
+    // Delays double while a process keeps crashing soon after starting, so one that cannot start does not spin the machine.
+    this.#backoff = new Backoff(options.restartBackoff ?? { initialMs: 500, maxMs: 10_000 });
   }
 
   get id(): string {
@@ -217,7 +222,8 @@ export class SupervisedProcess {
       this.#mode = 'stopped';
       return;
     }
-    const delayMs = this.#backoff.next(Date.now() - incarnation.startedAt);
+    if (Date.now() - incarnation.startedAt >= RECOVERED_AFTER_MS) this.#backoff.reset();
+    const delayMs = this.#backoff.next();
     this.#mode = 'waiting';
     this.#options.onEvent({ type: 'restarting', id: this.id, delayMs });
     this.#restartTimer = setTimeout(() => {

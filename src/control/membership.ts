@@ -10,6 +10,7 @@
 import { ShoalError, toShoalError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
+import { Backoff } from '../core/backoff.ts';
 import type { Coordinator, KvEntry, Lease, Watch, WatchEvent } from './index.ts';
 
 export interface ActionDescriptor {
@@ -59,8 +60,7 @@ export interface MembershipOptions {
   logger?: Logger;
 }
 
-const RELIST_MIN_MS = 100;
-const RELIST_MAX_MS = 2000;
+const RELIST_BACKOFF = { initialMs: 100, maxMs: 2000 };
 
 function isMemberRecord(value: unknown): value is MemberRecord {
   return value !== null && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'string';
@@ -185,7 +185,8 @@ export class Membership {
       else if (!members.delete(event.key)) return false;
       return true;
     };
-    const relist = async (delay = RELIST_MIN_MS): Promise<void> => {
+    const relistBackoff = new Backoff(RELIST_BACKOFF);
+    const relist = async (): Promise<void> => {
       if (closed) return;
       listing = true;
       try {
@@ -200,6 +201,7 @@ export class Membership {
         members.clear();
         for (const entry of entries) applyEntry(entry);
         listedAt = revision;
+        relistBackoff.reset();
         listing = false;
         // Changes that arrived while listing and are newer than the list still count.
         const pending = buffered;
@@ -211,7 +213,7 @@ export class Membership {
         if (closed) return;
         // Unreachable: keep the last known list and try again.
         this.logger.debug({ err }, 'listing members failed; retrying');
-        retryTimer = setTimeout(() => void relist(Math.min(delay * 2, RELIST_MAX_MS)), delay);
+        retryTimer = setTimeout(() => void relist(), relistBackoff.next());
       }
     };
     const onEvent = (event: WatchEvent) => {

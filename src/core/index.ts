@@ -7,5 +7,6 @@ export * from './validate.ts';
 export { z } from 'zod';
 export * from './config.ts';
 export * from './clock.ts';
+export * from './backoff.ts';
 export * from './admin-token.ts';
 export * from './http/index.ts';

@@ -3,13 +3,12 @@
  * revision it delivered and the server epoch, so after a dropped connection or a server restart
  * it asks again from there: each change arrives once, in order, or a reset says history is gone.
  */
-import type { Logger } from '../../core/logger.ts';
+import { Backoff, type Logger } from '../../core/index.ts';
 import type { Watch, WatchEvent } from '../index.ts';
 import type { HttpCaller } from './http-caller.ts';
 import type { StatusResponse, WatchResponse } from './protocol.ts';
 
-const MIN_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 2000;
+const RETRY_BACKOFF = { initialMs: 100, maxMs: 2000 };
 
 export class ClientWatch implements Watch {
   private readonly caller: HttpCaller;
@@ -51,7 +50,7 @@ export class ClientWatch implements Watch {
   }
 
   private async run(): Promise<void> {
-    let backoff = MIN_BACKOFF_MS;
+    const backoff = new Backoff(RETRY_BACKOFF);
     while (!this.closed) {
       try {
         if (this.after === undefined) {
@@ -68,13 +67,12 @@ export class ClientWatch implements Watch {
           signal: this.abort.signal,
           timeoutMs: this.pollTimeoutMs,
         });
-        backoff = MIN_BACKOFF_MS;
+        backoff.reset();
         this.apply(answer);
       } catch (err) {
         if (this.closed) break;
         this.logger.debug({ err, prefix: this.prefix, after: this.after }, 'watch poll failed; retrying');
-        await this.sleep(backoff);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        await this.sleep(backoff.next());
       }
     }
   }

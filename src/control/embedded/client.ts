@@ -3,8 +3,7 @@
  * While the server is unreachable calls fail fast with UNAVAILABLE, a probe with backoff
  * notices when it answers again, and watches resume on their own.
  */
-import type { Logger } from '../../core/logger.ts';
-import { silentLogger } from '../../core/logger.ts';
+import { Backoff, silentLogger, type Logger } from '../../core/index.ts';
 import type {
   Coordinator,
   CoordinatorState,
@@ -28,8 +27,7 @@ export interface EmbeddedCoordinatorOptions {
   requestTimeoutMs?: number;
 }
 
-const PROBE_MIN_MS = 100;
-const PROBE_MAX_MS = 2000;
+const PROBE_BACKOFF = { initialMs: 100, maxMs: 2000 };
 /** Server holds a long-poll up to 25 s; the client waits a little longer before giving up on it. */
 const WATCH_POLL_TIMEOUT_MS = 35_000;
 
@@ -38,7 +36,7 @@ class EmbeddedCoordinator implements Coordinator {
   private readonly logger: Logger;
   private readonly watches = new Set<ClientWatch>();
   private probeTimer: NodeJS.Timeout | undefined;
-  private probeDelay = PROBE_MIN_MS;
+  private readonly probeBackoff = new Backoff(PROBE_BACKOFF);
   private closed = false;
 
   constructor(options: EmbeddedCoordinatorOptions) {
@@ -50,7 +48,10 @@ class EmbeddedCoordinator implements Coordinator {
       requestTimeoutMs: options.requestTimeoutMs ?? 5000,
     });
     this.caller.onStateChange((state) => {
-      if (state === 'disconnected') this.scheduleProbe(PROBE_MIN_MS);
+      if (state === 'disconnected') {
+        this.probeBackoff.reset();
+        this.scheduleProbe(this.probeBackoff.next());
+      }
     });
     // The first probe tells whether the server is there before anyone calls.
     this.scheduleProbe(0);
@@ -136,17 +137,11 @@ class EmbeddedCoordinator implements Coordinator {
   /** Polls /v1/status with backoff until the server answers, so state() recovers without traffic. */
   private scheduleProbe(delayMs: number): void {
     if (this.closed || this.probeTimer) return;
-    if (delayMs === PROBE_MIN_MS) this.probeDelay = PROBE_MIN_MS;
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
       this.caller.call('GET', '/v1/status').then(
-        () => {
-          this.probeDelay = PROBE_MIN_MS;
-        },
-        () => {
-          this.probeDelay = Math.min(this.probeDelay * 2, PROBE_MAX_MS);
-          this.scheduleProbe(this.probeDelay);
-        },
+        () => this.probeBackoff.reset(),
+        () => this.scheduleProbe(this.probeBackoff.next()),
       );
     }, delayMs);
     this.probeTimer.unref();

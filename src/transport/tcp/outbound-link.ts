@@ -2,7 +2,7 @@
  * The single outbound connection to one peer address: dialled lazily when something needs it,
  * reused by every request, redialled with exponential backoff while callers are still waiting.
  */
-import { ShoalError } from '../../core/errors.ts';
+import { Backoff, ShoalError, type BackoffPolicy } from '../../core/index.ts';
 import type { PeerAddress } from '../index.ts';
 import type { CloseReason, Connection, ConnectionEvents } from './connection.ts';
 
@@ -12,10 +12,7 @@ export interface LinkWaiter {
   onConnectFailed(error: ShoalError): void;
 }
 
-export interface ReconnectPolicy {
-  initialMs: number;
-  maxMs: number;
-}
+export type ReconnectPolicy = BackoffPolicy;
 
 export interface LinkContext {
   /** Opens a socket to the address and wraps it in a client-side Connection reporting to events. */
@@ -33,7 +30,7 @@ export class OutboundLink implements ConnectionEvents {
   private attempt: Connection | null = null;
   private readonly waiters = new Set<LinkWaiter>();
   private retryTimer: NodeJS.Timeout | undefined;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private readonly context: LinkContext;
   private closed = false;
 
@@ -41,7 +38,7 @@ export class OutboundLink implements ConnectionEvents {
     this.address = address;
     this.key = key;
     this.context = context;
-    this.backoffMs = context.reconnect.initialMs;
+    this.backoff = new Backoff(context.reconnect);
   }
 
   /** Outbound requests waiting for a connection (used for stats only). */
@@ -67,7 +64,7 @@ export class OutboundLink implements ConnectionEvents {
     if (this.waiters.size === 0 && this.retryTimer !== undefined) {
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
-      this.backoffMs = this.context.reconnect.initialMs;
+      this.backoff.reset();
     }
   }
 
@@ -75,7 +72,7 @@ export class OutboundLink implements ConnectionEvents {
     if (connection !== this.attempt) return;
     this.attempt = null;
     this.connection = connection;
-    this.backoffMs = this.context.reconnect.initialMs;
+    this.backoff.reset();
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const waiter of waiters) waiter.onConnected(connection);
@@ -99,11 +96,10 @@ export class OutboundLink implements ConnectionEvents {
       return;
     }
     if (this.waiters.size === 0) {
-      this.backoffMs = this.context.reconnect.initialMs;
+      this.backoff.reset();
       return;
     }
-    this.retryTimer = setTimeout(this.retry, this.backoffMs);
-    this.backoffMs = Math.min(this.backoffMs * 2, this.context.reconnect.maxMs);
+    this.retryTimer = setTimeout(this.retry, this.backoff.next());
   }
 
   /** Fails waiters and closes the connection and any attempt in progress. */
