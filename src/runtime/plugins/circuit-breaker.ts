@@ -30,7 +30,7 @@ export function circuitBreakerPlugin(options: CircuitBreakerOptions = {}): Plugi
 
   function current(endpointId: string): CircuitState {
     const state = circuits.get(endpointId);
-    if (state?.kind === 'open' && Date.now() >= state.until) {
+    if (state?.kind === 'open' && now() >= state.until) {
       const halfOpen: CircuitState = { kind: 'half-open', trial: false };
       circuits.set(endpointId, halfOpen);
       return halfOpen;
