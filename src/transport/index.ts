@@ -51,7 +51,7 @@ export interface PeerInfo {
 
 /** Answers one request; its result (or ShoalError) goes back to the caller. */
 export type RequestHandler = (payload: unknown, from: PeerInfo) => Promise<unknown>;
-/** Receives one one-way message; nothing goes back, so a throw is the handler's own to log. */
+/** Receives one one-way message; nothing goes back, so a throw is only logged by the transport. */
 export type NotifyHandler = (payload: unknown, from: PeerInfo) => void;
 
 export interface TransportStats {
