@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ShoalError } from '../../src/core/errors.ts';
 import type { Coordinator, WatchEvent } from '../../src/control/index.ts';
+import { eventually } from '../support/eventually.ts';
 
 export interface CoordinatorDriver {
   coordinator: Coordinator;
@@ -15,15 +16,6 @@ export interface CoordinatorDriver {
   /** Stops and starts the backend, keeping its data; clients must reconnect by themselves. */
   restart?: () => Promise<void>;
   stop: () => Promise<void>;
-}
-
-/** Waits until check() holds, failing with the message after a generous deadline. */
-export async function eventually(check: () => boolean | Promise<boolean>, message: string, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting: ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -149,8 +141,11 @@ export function coordinatorConformance(name: string, makeDriver: () => Promise<C
         await c.put(`${p}a`, 2);
         await c.delete(`${p}a`);
         await Promise.all(Array.from({ length: 20 }, (_, i) => c.put(`${p}many/${i}`, i)));
-        await eventually(() => events.length >= 24, 'all 24 events');
-        await sleep(200);
+        await eventually(() => events.length >= 24, { message: 'all 24 events' });
+        // A later change is delivered after any repeat of the earlier ones would have been.
+        const marker = await c.put(`${p}zz-marker`, 1);
+        await eventually(() => events.some((e) => e.revision === marker.modRevision), { message: 'the marker event' });
+        assert.equal(events.pop()?.revision, marker.modRevision);
         assert.equal(events.length, 24, 'no event twice');
         const revisions = events.map((e) => e.revision);
         assert.deepEqual([...revisions].sort((a, b) => a - b), revisions);
@@ -177,7 +172,7 @@ export function coordinatorConformance(name: string, makeDriver: () => Promise<C
       const events: WatchEvent[] = [];
       const watch = c.watch(p, (event) => events.push(event), { afterRevision: first.modRevision - 1 });
       try {
-        await eventually(() => events.length >= 2, 'replayed events');
+        await eventually(() => events.length >= 2, { message: 'replayed events' });
         assert.deepEqual(
           events.map(keyOf),
           [`${p}1`, `${p}2`],
@@ -198,7 +193,7 @@ export function coordinatorConformance(name: string, makeDriver: () => Promise<C
         await c.put(`${p}y`, 2, { lease: lease.id });
         await c.put(`${p}z`, 3);
         assert.equal((await c.get(`${p}x`))?.lease, lease.id);
-        await eventually(() => events.filter((e) => e.type === 'delete').length >= 2, 'deletes after expiry');
+        await eventually(() => events.filter((e) => e.type === 'delete').length >= 2, { message: 'deletes after expiry' });
         assert.deepEqual(
           events.filter((e) => e.type === 'delete').map(keyOf).sort(),
           [`${p}x`, `${p}y`],
@@ -216,15 +211,15 @@ export function coordinatorConformance(name: string, makeDriver: () => Promise<C
       const p = space();
       const lease = await c.grantLease(1000);
       await c.put(`${p}kept`, 1, { lease: lease.id });
-      const until = Date.now() + 2500;
-      while (Date.now() < until) {
+      // Renewed for well over twice the ttl: 25 renewals, each at least 100 ms apart.
+      for (let i = 0; i < 25; i++) {
         const renewed = await c.keepAlive(lease.id);
         assert.equal(renewed.id, lease.id);
         assert.equal(renewed.fencingToken, lease.fencingToken);
         await sleep(100);
       }
       assert.equal((await c.get(`${p}kept`))?.value, 1);
-      await eventually(async () => (await c.get(`${p}kept`)) === undefined, 'key gone once renewals stop');
+      await eventually(async () => (await c.get(`${p}kept`)) === undefined, { message: 'key gone once renewals stop' });
     });
 
     it('revoke ends a lease at once and deletes its keys', async () => {
@@ -259,21 +254,18 @@ export function coordinatorConformance(name: string, makeDriver: () => Promise<C
       const events: WatchEvent[] = [];
       const watch = c.watch(p, (event) => events.push(event), { afterRevision: stored.modRevision - 1 });
       try {
-        await eventually(() => events.length === 1, 'event before restart');
+        await eventually(() => events.length === 1, { message: 'event before restart' });
         await driver.restart();
+        // A read that throws counts as not yet.
         await eventually(async () => {
-          try {
-            await c.get(`${p}durable`);
-            return true;
-          } catch {
-            return false;
-          }
-        }, 'client reconnects');
+          await c.get(`${p}durable`);
+          return true;
+        }, { message: 'client reconnects' });
         assert.deepEqual(await c.get(`${p}durable`), stored);
         const afterRestart = await c.grantLease(60_000);
         assert.ok(afterRestart.fencingToken > before.fencingToken);
         await c.put(`${p}after`, 2);
-        await eventually(() => events.some((e) => keyOf(e) === `${p}after`), 'watch resumed');
+        await eventually(() => events.some((e) => keyOf(e) === `${p}after`), { message: 'watch resumed' });
         assert.deepEqual(
           events.map((e) => [e.type, keyOf(e)]),
           [

@@ -13,9 +13,9 @@ import {
   processById,
   removeDir,
   tempClusterDir,
-  waitFor,
   type CallRecord,
 } from '../support/cluster-harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 // How long the cluster may take to notice a dead node and route around it; a bound on
 // recovery, not a speed measurement: every call after it must succeed.
@@ -58,7 +58,7 @@ class StatusWatcher {
 
   /** Resolves once the CLI has answered, so its pollers are already running at the kill. */
   async warm(): Promise<void> {
-    await waitFor('status observations', () => this.seen.some((s) => s.source === 'cli'), 30_000, 20);
+    await eventually(() => this.seen.some((s) => s.source === 'cli'), { message: 'status observations', timeoutMs: 30_000, intervalMs: 20 });
   }
 
   async stop(): Promise<StatusWatcher['seen']> {
@@ -108,14 +108,16 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
     const killedAt = Date.now();
     process.kill(oldPid, 'SIGKILL');
 
-    const restarted = await waitFor('node-2 healthy again with a new pid', async () => {
+    const restarted = await eventually(async () => {
       const status = await cliStatus(dir);
       const node = processById(status, 'node-2');
       return node && node.health === 'healthy' && node.pid !== oldPid ? node : undefined;
-    }, 60_000);
+    }, { message: 'node-2 healthy again with a new pid', timeoutMs: 60_000, intervalMs: 200 });
     // Keep calling past the grace period, so the check below has calls to look at.
-    const graceLeft = killedAt + FAILOVER_GRACE_MS + 2_000 - Date.now();
-    if (graceLeft > 0) await sleep(graceLeft);
+    await eventually(() => loop.records.filter((r) => r.at >= killedAt + FAILOVER_GRACE_MS + 2_000).length >= 4, {
+      message: 'calls made well after the grace period',
+      timeoutMs: 60_000,
+    });
     const history = await loop.stop();
     const seen = await watcher.stop();
 
@@ -130,7 +132,7 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
     assert.ok(history.some((r) => r.ok && r.at > killedAt), 'calls succeeded after the kill');
 
     // The gateway learns of the new node-2 from membership; once it has, node-2 gets its share.
-    await waitFor('node-2 serving calls again', async () => (await callGateway(gateway, '$node', 'info', {}, { adminToken: cluster!.adminToken })).node === 'node-2', 20_000, 50);
+    await eventually(async () => (await callGateway(gateway, '$node', 'info', {}, { adminToken: cluster!.adminToken })).node === 'node-2', { message: 'node-2 serving calls again', timeoutMs: 20_000, intervalMs: 50 });
     const next = await callMany(300, 6, (i) => callGateway(gateway, 'links', 'create', { url: `https://example.com/after/${i}` }));
     assert.deepEqual(next.filter((r) => !r.ok), [], describeFailures(next));
     const share = countByNode(next).get('node-2') ?? 0;
@@ -145,15 +147,17 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
     // Calls that need only the nodes: links keep their data in control's key-value store, so
     // they cannot be served while control is gone; node-to-node routing must not need it.
     const loop = new CallerLoop(2, () => callGateway(gateway, '$node', 'info', {}, { adminToken: cluster!.adminToken }));
-    await sleep(300);
+    await eventually(() => loop.records.some((r) => r.ok), { message: 'a call answered before the kill' });
     process.kill(oldPid, 'SIGKILL');
 
-    await waitFor('control healthy again with a new pid', async () => {
+    await eventually(async () => {
       const node = processById(await cliStatus(dir), 'control');
       return node && node.health === 'healthy' && node.pid !== oldPid;
-    }, 60_000);
-    await waitFor('every process healthy', async () => (await cliStatus(dir)).processes.every((p) => p.health === 'healthy'), 30_000);
-    await sleep(1_000);
+    }, { message: 'control healthy again with a new pid', timeoutMs: 60_000, intervalMs: 200 });
+    await eventually(async () => (await cliStatus(dir)).processes.every((p) => p.health === 'healthy'), { message: 'every process healthy', timeoutMs: 30_000, intervalMs: 200 });
+    // Calls made after control is back are part of the history checked below.
+    const healthyAt = Date.now();
+    await eventually(() => loop.records.filter((r) => r.at >= healthyAt).length >= 20, { message: '20 calls after control is healthy again', timeoutMs: 30_000 });
     const history = await loop.stop();
 
     assert.ok(history.length > 0);
@@ -161,12 +165,12 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
 
     // Membership is back: every node is reachable through the gateway again, and links work.
     const served = new Set<string>();
-    await waitFor('every node answering $node.info through the gateway', async () => {
+    await eventually(async () => {
       const record = await callGateway(gateway, '$node', 'info', {}, { adminToken: cluster!.adminToken });
       if (record.ok && record.node) served.add(record.node);
       return served.size === 3;
-    }, 30_000, 20);
-    await waitFor('links.create answering after control restarted', async () => (await callGateway(gateway, 'links', 'create', { url: 'https://example.com/after-control' })).ok, 30_000);
+    }, { message: 'every node answering $node.info through the gateway', timeoutMs: 30_000, intervalMs: 20 });
+    await eventually(async () => (await callGateway(gateway, 'links', 'create', { url: 'https://example.com/after-control' })).ok, { message: 'links.create answering after control restarted', timeoutMs: 30_000, intervalMs: 200 });
     const status = await cliStatus(dir);
     assert.equal(processById(status, 'control')?.restarts, 1);
   });

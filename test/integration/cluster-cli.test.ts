@@ -16,8 +16,8 @@ import {
   removeDir,
   runCli,
   tempClusterDir,
-  waitFor,
 } from '../support/cluster-harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 describe('the shoal CLI', { timeout: 180_000 }, () => {
   let dir = '';
@@ -59,10 +59,10 @@ describe('the shoal CLI', { timeout: 180_000 }, () => {
 
   it('reports the cluster with status --json', async () => {
     // A /healthz probe gets one second; on a loaded machine one may miss it, so a few tries.
-    const status = await waitFor('every process healthy', async () => {
+    const status = await eventually(async () => {
       const current = await cliStatus(dir);
       return current.processes.every((p) => p.health === 'healthy') ? current : undefined;
-    }, 15_000).catch(() => cliStatus(dir));
+    }, { message: 'every process healthy', timeoutMs: 15_000, intervalMs: 200 }).catch(() => cliStatus(dir));
     remember(status);
     assert.equal(status.gateway, gateway);
     assert.deepEqual(status.processes.map((p) => p.id), ['control', 'node-1', 'node-2', 'node-3', 'gateway-1']);
@@ -92,13 +92,13 @@ describe('the shoal CLI', { timeout: 180_000 }, () => {
   it('adds a node with scale 4', async () => {
     const result = await runCli(['scale', '4', '--dir', dir]);
     assert.equal(result.code, 0, result.stderr);
-    const status = await waitFor('node-4 healthy', async () => {
+    const status = await eventually(async () => {
       const current = await cliStatus(dir);
       return processById(current, 'node-4')?.health === 'healthy' ? current : undefined;
-    }, 15_000).catch(() => cliStatus(dir));
+    }, { message: 'node-4 healthy', timeoutMs: 15_000, intervalMs: 200 }).catch(() => cliStatus(dir));
     remember(status);
     assert.equal(processById(status, 'node-4')?.health, 'healthy');
-    await waitFor('node-4 serving calls', async () => (await callGateway(gateway, 'links', 'create', { url: 'https://example.com/4' })).node === 'node-4', 20_000, 20);
+    await eventually(async () => (await callGateway(gateway, 'links', 'create', { url: 'https://example.com/4' })).node === 'node-4', { message: 'node-4 serving calls', timeoutMs: 20_000, intervalMs: 20 });
   });
 
   it('spreads data slots over the new node with rebalance, showing progress', async () => {

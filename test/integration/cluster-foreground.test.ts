@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterStatus } from '../../src/cluster/index.ts';
-import { callGateway, cliEntry, cliStatus, freePortBase, isAlive, killLeftovers, removeDir, repoRoot, tempClusterDir, waitFor } from '../support/cluster-harness.ts';
+import { callGateway, cliEntry, cliStatus, freePortBase, isAlive, killLeftovers, removeDir, repoRoot, tempClusterDir } from '../support/cluster-harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 /**
  * `shoal up` in the foreground, stopped the way a terminal's Ctrl-C stops it: SIGINT to the whole
@@ -39,7 +40,7 @@ describe('shoal up in the foreground', { timeout: 180_000 }, () => {
       up!.once('exit', (code, signal) => resolve({ code, signal }));
     });
 
-    await waitFor('cluster ready', () => stdout.includes('cluster ready'), 120_000);
+    await eventually(() => stdout.includes('cluster ready'), { message: 'cluster ready', timeoutMs: 120_000, intervalMs: 200 });
     for (const id of ['control', 'node-1', 'node-2', 'node-3', 'gateway-1']) {
       assert.match(stdout, new RegExp(`starting ${id} on 127\\.0\\.0\\.1:\\d+ … ready`), `progress line for ${id}`);
     }
@@ -57,6 +58,6 @@ describe('shoal up in the foreground', { timeout: 180_000 }, () => {
     const { code } = await exited;
     assert.equal(code, 0, `shoal up exited with ${code}:\n${stdout}`);
     assert.match(stdout, /cluster stopped/);
-    await waitFor('every process of the cluster to exit', () => [...pids].every((pid) => !isAlive(pid)), 30_000);
+    await eventually(() => [...pids].every((pid) => !isAlive(pid)), { message: 'every process of the cluster to exit', timeoutMs: 30_000, intervalMs: 200 });
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type ClusterHandle } from '../../src/cluster/index.ts';
-import { callGateway, callMany, cliStatus, countByNode, describeFailures, freePortBase, removeDir, tempClusterDir, waitFor } from '../support/cluster-harness.ts';
+import { callGateway, callMany, cliStatus, countByNode, describeFailures, freePortBase, removeDir, tempClusterDir } from '../support/cluster-harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 describe('a local cluster of three nodes', { timeout: 90_000 }, () => {
   let cluster: ClusterHandle | undefined;
@@ -30,10 +31,10 @@ describe('a local cluster of three nodes', { timeout: 90_000 }, () => {
 
   it('reports every process healthy through `shoal status --json`', async () => {
     // A /healthz probe gets one second; on a loaded machine one may miss it, so a few tries.
-    const status = await waitFor('every process healthy', async () => {
+    const status = await eventually(async () => {
       const current = await cliStatus(dir);
       return current.processes.every((p) => p.health === 'healthy') ? current : undefined;
-    }, 15_000).catch(() => cliStatus(dir));
+    }, { message: 'every process healthy', timeoutMs: 15_000, intervalMs: 200 }).catch(() => cliStatus(dir));
     assert.equal(status.gateway, cluster!.gatewayUrl);
     assert.deepEqual(
       status.processes.map((p) => [p.id, p.role]),

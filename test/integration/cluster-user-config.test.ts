@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterStatus } from '../../src/cluster/index.ts';
-import { callGateway, cliStatus, freePortBase, isAlive, killLeftovers, removeDir, repoRoot, runCli, tempClusterDir, waitFor } from '../support/cluster-harness.ts';
+import { callGateway, cliStatus, freePortBase, isAlive, killLeftovers, removeDir, repoRoot, runCli, tempClusterDir } from '../support/cluster-harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** A user's own application, written the way README's "Writing a service" shows. */
 function userConfig(): string {
@@ -139,10 +140,10 @@ describe("a user's own shoal.config.ts", { timeout: 180_000 }, () => {
       }
     }
     for (const name of names) {
-      await waitFor(`three greeted events for ${name}`, async () => {
+      await eventually(async () => {
         const counted = await callGateway(gateway, 'audit', 'count', { name });
         return counted.status === 200 && (counted.body as { count: number }).count === 3;
-      });
+      }, { message: `three greeted events for ${name}`, timeoutMs: 30_000, intervalMs: 200 });
     }
     const nobody = await callGateway(gateway, 'audit', 'count', { name: 'nobody' });
     assert.equal(nobody.status, 404);

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from './eventually.ts';
 import type { ClusterStatus, ProcessStatus } from '../../src/cluster/index.ts';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
@@ -216,22 +217,12 @@ export function describeFailures(records: CallRecord[], limit = 10): string {
     .join('\n');
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})` : ''}`);
-    }
-    await sleep(intervalMs);
-  }
+/**
+ * The older name and argument order of eventually(), for tests not yet moved to it.
+ * Prefer eventually(check, { message, timeoutMs }) from ./eventually.ts.
+ */
+export function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  return eventually(check, { message: what, timeoutMs, intervalMs }) as Promise<T>;
 }
 
 export function isAlive(pid: number): boolean {

@@ -3,10 +3,10 @@
  * (brokers hosting `$data` with SQLite shards in a temp dir) and a gateway-role client broker,
  * all on loopback in this process.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DataHost, DataRouter, ShardMapCache, MOVES_PREFIX, type AnyCollectionDefinition, type RebalancerOptions, type ShardMap } from '../../src/data/index.ts';
 import type { AnyService } from '../../src/core/index.ts';
 import type { ServiceBroker } from '../../src/runtime/index.ts';
+import { eventually } from './eventually.ts';
 import { RuntimeHarness } from './runtime-harness.ts';
 
 export interface DataNodeHandle {
@@ -80,18 +80,20 @@ export class DataCluster {
   async waitBalanced(timeoutMs = 60_000): Promise<ShardMap> {
     const coordinator = this.coordinator();
     const maps = new ShardMapCache(coordinator);
-    const until = Date.now() + timeoutMs;
     try {
-      for (;;) {
-        const map = await maps.refresh();
-        const holdings = map.shardsOf('*');
-        const counts = holdings.map((h) => h.slots.length);
-        const onLive = holdings.every((h) => this.nodes.has(h.node));
-        const moves = (await coordinator.list(MOVES_PREFIX)).entries.length;
-        if (holdings.length === this.nodes.size && onLive && moves === 0 && Math.max(...counts) - Math.min(...counts) <= 1) return map;
-        if (Date.now() > until) throw new Error(`not balanced after ${timeoutMs} ms: map v${map.version} ${JSON.stringify(holdings.map((h) => [h.node, h.slots.length]))}, ${moves} move(s) in flight`);
-        await sleep(50);
-      }
+      // Not balanced yet is thrown, so a timeout quotes the last map seen.
+      return await eventually(
+        async () => {
+          const map = await maps.refresh();
+          const holdings = map.shardsOf('*');
+          const counts = holdings.map((h) => h.slots.length);
+          const onLive = holdings.every((h) => this.nodes.has(h.node));
+          const moves = (await coordinator.list(MOVES_PREFIX)).entries.length;
+          if (holdings.length === this.nodes.size && onLive && moves === 0 && Math.max(...counts) - Math.min(...counts) <= 1) return map;
+          throw new Error(`map v${map.version} ${JSON.stringify(holdings.map((h) => [h.node, h.slots.length]))}, ${moves} move(s) in flight`);
+        },
+        { message: 'the shard map to be balanced over the live nodes', timeoutMs, intervalMs: 50 },
+      );
     } finally {
       maps.close();
     }

@@ -10,6 +10,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eventually as pollUntil } from './eventually.ts';
 
 const lbEntry = fileURLToPath(new URL('./lb-cli.ts', import.meta.url));
 const upstreamEntry = fileURLToPath(new URL('./lb-upstream-child.ts', import.meta.url));
@@ -262,11 +263,10 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` until it returns true, or fails with `message` after timeoutMs. */
+/**
+ * The older argument order of eventually(), for tests not yet moved to it.
+ * Prefer eventually(check, { message, timeoutMs }) from ./eventually.ts.
+ */
 export async function eventually(check: () => boolean | Promise<boolean>, message: string, timeoutMs = 15_000): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out: ${message}`);
-    await sleep(50);
-  }
+  await pollUntil(check, { message, timeoutMs, intervalMs: 50 });
 }

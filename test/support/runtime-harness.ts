@@ -6,6 +6,7 @@ import { createEmbeddedCoordinator, startCoordinatorServer } from '../../src/con
 import type { AnyService, ContextExtensions } from '../../src/core/index.ts';
 import { circuitBreakerPlugin, retryPlugin, ServiceBroker, timeoutPlugin, type RuntimePlugin } from '../../src/runtime/index.ts';
 import { createTcpTransport } from '../../src/transport/tcp/index.ts';
+import { eventually } from './eventually.ts';
 
 export const testSecret = 'test-cluster-secret';
 
@@ -57,13 +58,15 @@ export class RuntimeHarness {
 
   /** Resolves once `broker` sees `count` endpoints for the service. */
   async waitForEndpoints(broker: ServiceBroker, service: string, version: number, count: number, timeoutMs = 10_000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (broker.registry.endpoints(service, version).length !== count) {
-      if (Date.now() > until) {
-        throw new Error(`${broker.nodeId} sees ${broker.registry.endpoints(service, version).length} endpoints of ${service}@${version}, wanted ${count}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // A wrong count is thrown, so a timeout quotes the last count seen.
+    await eventually(
+      () => {
+        const seen = broker.registry.endpoints(service, version).length;
+        if (seen !== count) throw new Error(`${broker.nodeId} sees ${seen}`);
+        return true;
+      },
+      { message: `${broker.nodeId} to see ${count} endpoints of ${service}@${version}`, timeoutMs },
+    );
   }
 
   async stop(): Promise<void> {

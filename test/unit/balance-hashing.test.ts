@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { consistentHash, hashString, ipHash, maglev, type Endpoint, type Strategy } from '../../src/balance/index.ts';
-import { endpointsNamed } from './balance-support.ts';
+import { endpointsNamed } from '../support/balance-support.ts';
 
 const keys = Array.from({ length: 10_000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.${i % 7}`);
 const nodeIds = (count: number) => Array.from({ length: count }, (_, i) => `node-${i}`);

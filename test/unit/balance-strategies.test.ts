@@ -14,7 +14,7 @@ import {
   type Endpoint,
   type Strategy,
 } from '../../src/balance/index.ts';
-import { countPicks, endpointsNamed, seededRandom } from './balance-support.ts';
+import { countPicks, endpointsNamed, seededRandom } from '../support/balance-support.ts';
 
 const abc = endpointsNamed('a', 'b', 'c');
 const weighted: Endpoint[] = [

@@ -12,15 +12,25 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { ShoalError } from '../../src/core/errors.ts';
+import type { Logger } from '../../src/core/index.ts';
 import { Membership } from '../../src/control/index.ts';
 import { createEmbeddedCoordinator, startCoordinatorServer } from '../../src/control/embedded/index.ts';
 import type { Coordinator, CoordinatorState, MemberRecord, WatchEvent } from '../../src/control/index.ts';
 import type { CoordinatorServer } from '../../src/control/embedded/index.ts';
 import { SIGNATURE_HEADER, TIME_HEADER, signRequest } from '../../src/control/embedded/auth.ts';
-import { eventually } from '../conformance/coordinator-suite.ts';
+import { eventually } from '../support/eventually.ts';
 
 const SECRET = 'unit-secret';
 const childScript = new URL('../support/coordinator-child.ts', import.meta.url).pathname;
+
+/** A logger that keeps only the messages, for waiting on something a component reports. */
+function messageLogger(messages: string[]): Logger {
+  const keep = (_obj: object, msg?: string): void => {
+    messages.push(msg ?? '');
+  };
+  const logger: Logger = { debug: keep, info: keep, warn: keep, error: keep, child: () => logger };
+  return logger;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -104,7 +114,7 @@ describe('embedded coordinator in a child process', () => {
     const events: WatchEvent[] = [];
     const watch = client.watch('d/', (event) => events.push(event), { afterRevision: b.modRevision });
     try {
-      await eventually(() => events.length === 1, 'watch saw the leased put');
+      await eventually(() => events.length === 1, { message: 'watch saw the leased put' });
 
       await killChild(child, 'SIGKILL');
       await assert.rejects(client.get('d/a'), (err) => err instanceof ShoalError && err.code === 'UNAVAILABLE');
@@ -114,7 +124,7 @@ describe('embedded coordinator in a child process', () => {
       child = await startChild(dataDir, child.port);
       const renewed = await client.keepAlive(lease.id);
       assert.equal(renewed.fencingToken, lease.fencingToken);
-      await eventually(() => client.state() === 'connected', 'client connected again');
+      await eventually(() => client.state() === 'connected', { message: 'client connected again' });
 
       const now = await client.list('d/');
       assert.deepEqual(now, before, 'keys, versions and revision survive');
@@ -124,7 +134,7 @@ describe('embedded coordinator in a child process', () => {
 
       const c = await client.put('d/c', 'after restart');
       assert.equal(c.modRevision, before.revision + 1);
-      await eventually(() => events.length === 2, 'watch resumed after restart');
+      await eventually(() => events.length === 2, { message: 'watch resumed after restart' });
       assert.deepEqual(
         events.map((e) => e.revision),
         [leased.modRevision, c.modRevision],
@@ -193,8 +203,8 @@ describe('Membership over the embedded coordinator', () => {
   const opened: Coordinator[] = [];
   const memberships: Membership[] = [];
 
-  const connect = () => {
-    const c = createEmbeddedCoordinator({ url: `http://127.0.0.1:${port}`, secret: SECRET, requestTimeoutMs: 1000 });
+  const connect = (logger?: Logger) => {
+    const c = createEmbeddedCoordinator({ url: `http://127.0.0.1:${port}`, secret: SECRET, requestTimeoutMs: 1000, logger });
     opened.push(c);
     return c;
   };
@@ -231,24 +241,28 @@ describe('Membership over the embedded coordinator', () => {
     await b.join(record('node-b'), { ttlMs: 600 });
 
     const lists: MemberRecord[][] = [];
-    const watcher = membership(connect());
+    const watcherLog: string[] = [];
+    const watcher = membership(connect(messageLogger(watcherLog)));
     const watch = watcher.watchMembers((members) => lists.push(members));
     const latest = () => lists.at(-1)?.map((m) => m.id) ?? [];
     try {
-      await eventually(() => latest().join() === 'node-a,node-b', 'both members listed');
+      await eventually(() => latest().join() === 'node-a,node-b', { message: 'both members listed' });
       assert.deepEqual(lists.at(-1)?.[0].services[0].actions[0].rest, { method: 'POST', path: '/links' });
 
       await a.update({ health: 'degraded' });
-      await eventually(() => lists.at(-1)?.find((m) => m.id === 'node-a')?.health === 'degraded', 'update seen');
+      await eventually(() => lists.at(-1)?.find((m) => m.id === 'node-a')?.health === 'degraded', { message: 'update seen' });
 
       // b stops renewing as if its process died: it is gone once its lease expires.
       b.close();
-      await eventually(() => latest().join() === 'node-a', 'node-b expired');
+      await eventually(() => latest().join() === 'node-a', { message: 'node-b expired' });
 
       // The coordinator goes down: the watcher keeps what it knew.
       const seen = lists.length;
+      const failedPolls = () => watcherLog.filter((msg) => /watch poll failed/.test(msg)).length;
+      const failedBefore = failedPolls();
       await server.close();
-      await sleep(1500);
+      // Each failed poll is where a wrong list would have been delivered.
+      await eventually(() => failedPolls() >= failedBefore + 2, { message: 'two failed watch polls while the coordinator is down' });
       assert.equal(lists.length, seen, 'no list delivered while the coordinator is down');
       assert.deepEqual(latest(), ['node-a']);
 
@@ -256,12 +270,20 @@ describe('Membership over the embedded coordinator', () => {
       server = await startCoordinatorServer({ dataDir, port, secret: SECRET });
       const c = membership(connect());
       await c.join(record('gw-1', 'gateway'), { ttlMs: 600 });
-      await eventually(() => latest().join() === 'gw-1,node-a', 'new member after outage');
-      await sleep(1000);
+      await eventually(() => latest().join() === 'gw-1,node-a', { message: 'new member after outage' });
+      // The restart gave every lease one ttl from then: a probe lease of the same ttl granted
+      // now expires no earlier than node-a's would have without renewals.
+      const admin = connect();
+      const probe = await admin.grantLease(600);
+      await admin.put('probe/outage', 1, { lease: probe.id });
+      await eventually(async () => (await admin.get('probe/outage')) === undefined, { message: 'the probe lease to expire' });
+      // Once the watcher shows a later change, it has shown any removal of node-a before it.
+      await c.update({ health: 'degraded' });
+      await eventually(() => lists.at(-1)?.find((m) => m.id === 'gw-1')?.health === 'degraded', { message: 'gw-1 update seen' });
       assert.deepEqual(latest(), ['gw-1', 'node-a'], 'node-a kept alive across the outage');
 
       await c.leave();
-      await eventually(() => latest().join() === 'node-a', 'left member removed at once');
+      await eventually(() => latest().join() === 'node-a', { message: 'left member removed at once' });
     } finally {
       watch.close();
     }
@@ -276,11 +298,11 @@ describe('Membership over the embedded coordinator', () => {
     const lists: MemberRecord[][] = [];
     const watch = membership(connect()).watchMembers((members) => lists.push(members));
     try {
-      await eventually(() => lists.at(-1)?.some((x) => x.id === 'node-lost') === true, 'member listed');
+      await eventually(() => lists.at(-1)?.some((x) => x.id === 'node-lost') === true, { message: 'member listed' });
       // As if the lease had expired while the member could not reach the coordinator.
       await admin.revokeLease(first.id);
-      await eventually(() => lists.some((l) => !l.some((x) => x.id === 'node-lost')), 'member removed');
-      await eventually(() => lists.at(-1)?.some((x) => x.id === 'node-lost') === true, 'member back');
+      await eventually(() => lists.some((l) => !l.some((x) => x.id === 'node-lost')), { message: 'member removed' });
+      await eventually(() => lists.at(-1)?.some((x) => x.id === 'node-lost') === true, { message: 'member back' });
       const second = m.currentLease();
       assert.ok(second && second.fencingToken > first.fencingToken);
       await m.leave();
@@ -301,10 +323,10 @@ describe('embedded coordinator watch history', () => {
     try {
       for (let i = 0; i < 30; i++) await client.put(`r/${i}`, i);
       watch = client.watch('r/', (event) => events.push(event), { afterRevision: 0 });
-      await eventually(() => events.length >= 1, 'first event');
+      await eventually(() => events.length >= 1, { message: 'first event' });
       assert.deepEqual(events[0], { type: 'reset', revision: 30 });
       await client.put('r/next', 'x');
-      await eventually(() => events.length >= 2, 'event after reset');
+      await eventually(() => events.length >= 2, { message: 'event after reset' });
       assert.equal(events[1].type === 'put' && events[1].entry.key, 'r/next');
       assert.equal(events.length, 2);
     } finally {

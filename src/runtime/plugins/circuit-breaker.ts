@@ -5,6 +5,8 @@ export interface CircuitBreakerOptions {
   failureThreshold?: number;
   /** How long an open circuit refuses before letting one trial request through. */
   openMs?: number;
+  /** Milliseconds clock the open period is measured on (default Date.now); tests move it by hand. */
+  now?: () => number;
 }
 
 type CircuitState = { kind: 'closed'; failures: number } | { kind: 'open'; until: number } | { kind: 'half-open'; trial: boolean };
@@ -23,11 +25,12 @@ const endpointFailureCodes = new Set(['UNAVAILABLE', 'TIMEOUT']);
 export function circuitBreakerPlugin(options: CircuitBreakerOptions = {}): Plugin {
   const failureThreshold = options.failureThreshold ?? 5;
   const openMs = options.openMs ?? 5_000;
+  const now = options.now ?? Date.now;
   const circuits = new Map<string, CircuitState>();
 
   function current(endpointId: string): CircuitState {
     const state = circuits.get(endpointId);
-    if (state?.kind === 'open' && Date.now() >= state.until) {
+    if (state?.kind === 'open' && now() >= state.until) {
       const halfOpen: CircuitState = { kind: 'half-open', trial: false };
       circuits.set(endpointId, halfOpen);
       return halfOpen;
@@ -65,7 +68,7 @@ export function circuitBreakerPlugin(options: CircuitBreakerOptions = {}): Plugi
           const error = toShoalError(err);
           if (endpointFailureCodes.has(error.code)) {
             const failures = state.kind === 'closed' ? state.failures + 1 : failureThreshold;
-            circuits.set(id, failures >= failureThreshold ? { kind: 'open', until: Date.now() + openMs } : { kind: 'closed', failures });
+            circuits.set(id, failures >= failureThreshold ? { kind: 'open', until: now() + openMs } : { kind: 'closed', failures });
           }
           throw error;
         },
