@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { createEmbeddedCoordinator, type Coordinator } from '../../control/index.ts';
 import { silentLogger, type Logger } from '../../core/index.ts';
-import { ServiceBroker } from '../../runtime/index.ts';
+import { ServiceBroker, type RoutingCaller } from '../../runtime/index.ts';
 import { createTcpTransport } from '../../transport/tcp/index.ts';
 import { ShardMapCache } from '../map/map-cache.ts';
 import type { CollectionDefinition, JsonDocument } from '../types.ts';
@@ -25,7 +25,7 @@ export interface DataClientOptions {
 export interface DataClient {
   readonly router: DataRouter;
   /** The client's broker, for admin calls such as `$data.hotSlots`. */
-  readonly broker: ServiceBroker;
+  readonly broker: RoutingCaller;
   collection<Doc extends JsonDocument>(def: CollectionDefinition<Doc>): CollectionClient<Doc>;
   close(): Promise<void>;
 }
