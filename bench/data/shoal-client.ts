@@ -13,7 +13,7 @@ import { docId, forEachConcurrently, makeDoc, makeSale, randomIndex, shoalAggreg
 try {
   const [controlUrl] = process.argv.slice(2);
   // The aggregate over a million documents may take longer than the default 10 s per call.
-  const connection = connect({ controlUrl, secret: process.env.SHOAL_SECRET ?? '', clientId: 'bench-data-client' });
+  const connection = await connect({ controlUrl, secret: process.env.SHOAL_SECRET ?? '', clientId: 'bench-data-client', callTimeoutMs: 120_000 });
   const client = await createDataClient(connection, { collections: [docs, sales], timeoutMs: 120_000 });
   const kv = client.collection(docs);
   const facts = client.collection(sales);
@@ -69,7 +69,10 @@ try {
         return { timesMs, groups } satisfies AggregateRuns;
       },
     },
-    shutdown: () => client.close(),
+    shutdown: async () => {
+      client.close();
+      await connection.close();
+    },
   });
   reportReady();
 } catch (err) {

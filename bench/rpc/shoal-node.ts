@@ -1,5 +1,5 @@
 import type { AnyService } from '../../src/core/index.ts';
-import { connect } from '../../src/cluster/index.ts';
+import { clusterDrivers } from '../../src/cluster/index.ts';
 import { builtinPlugins } from '../../src/cluster/roles/plugins.ts';
 import { createLogger, createMetrics, createObservabilityServer, startTracing } from '../../src/observe/index.ts';
 import { nodeService, ServiceBroker } from '../../src/runtime/index.ts';
@@ -20,7 +20,7 @@ export async function startBenchNode(options: { id: string; controlUrl: string; 
   const logger = createLogger({ nodeId: id, role: 'node', level: 'warn' });
   const tracing = startTracing({ serviceName: 'shoal-node', nodeId: id });
   const metrics = createMetrics({ nodeId: id, role: 'node' });
-  const connection = connect({ controlUrl, secret, clientId: id, logger });
+  const connection = clusterDrivers({ controlUrl, secret, clientId: id, logger });
   const { coordinator, transport } = connection;
   const startedAt = Date.now();
   const broker: ServiceBroker = new ServiceBroker({

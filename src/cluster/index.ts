@@ -14,7 +14,7 @@ export { portPlan, MAX_NODES, MAX_GATEWAYS } from './ports.ts';
 export { probeHealth } from './health.ts';
 export { Supervisor, dashboardLoginUrl } from './supervisor.ts';
 export { readAdminToken } from './secret.ts';
-export { connect, connectCoordinator, type ClusterConnection, type ConnectOptions } from './connect.ts';
+export { clusterDrivers, connect, connectCoordinator, type ClusterConnection, type ClusterDrivers, type ConnectOptions } from './connect.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 

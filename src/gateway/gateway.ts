@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { hasAdminToken, isBuiltinService, listenHttp, closeHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
-import type { ServiceBroker } from '../runtime/index.ts';
+import type { GatewayBroker } from '../runtime/index.ts';
 import { paramsFromQuery, parseApiPath, type ApiTarget } from './api-route.ts';
 import { buildOpenApi } from './openapi.ts';
 import { RestRouteTable } from './rest-routes.ts';
@@ -12,7 +12,7 @@ import { RateLimiter } from './proxy/rate-limiter.ts';
 
 export interface GatewayOptions {
   id: string;
-  broker: ServiceBroker;
+  broker: GatewayBroker;
   host?: string;
   port: number;
   logger?: Logger;

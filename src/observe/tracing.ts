@@ -10,7 +10,7 @@ import type { Attributes, Context, Span, TextMapGetter, TextMapSetter, Tracer } 
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { toShoalError } from '../core/index.ts';
-import type { CallMeta, EventMessage, InboundCall, OutboundCall, Plugin } from '../core/index.ts';
+import { withMeta, type CallMeta, type EventMessage, type InboundCall, type OutboundCall, type Plugin } from '../core/index.ts';
 import { TraceSampler } from './sampling.ts';
 import type { SamplingOptions } from './sampling.ts';
 import { SpanRing } from './span-ring.ts';
@@ -250,45 +250,38 @@ export function tracingPlugin(options: TracingPluginOptions = {}): Plugin {
     );
   }
 
+  /**
+   * The span of one call hop around `next`. Hook inputs are readonly, so the trace context to
+   * hand on goes into a copy of the meta, and `next` gets a copy of the call carrying it: for an
+   * outbound call the caller's meta keeps pointing at the caller's span; for an inbound one the
+   * copy becomes the handler's meta, so the handler's own calls nest under this span. The span's
+   * name and attributes are built only for a recorded hop.
+   */
+  function callHop<T extends OutboundCall | InboundCall>(call: T, next: (call: T) => Promise<unknown>, kind: SpanKind): Promise<unknown> {
+    const meta = { ...call.meta };
+    const parent = recordOrPassOn(meta, sampler);
+    if (parent === undefined) return next(withMeta(call, meta));
+    const span = tracer.startSpan(`${call.service}/${call.action}`, { kind, attributes: callAttributes(call) }, parent);
+    injectIntoMeta(span, meta);
+    return around(span, () => next(withMeta(call, meta)));
+  }
+
+  /** The same for an event: PRODUCER on the way out, CONSUMER on delivery. */
+  function eventHop(message: EventMessage, next: (message: EventMessage) => Promise<void>, kind: SpanKind): Promise<void> {
+    const meta = { ...message.meta };
+    const parent = recordOrPassOn(meta, sampler);
+    if (parent === undefined) return next(withMeta(message, meta));
+    const name = `${message.event} ${kind === SpanKind.PRODUCER ? 'publish' : 'process'}`;
+    const span = tracer.startSpan(name, { kind, attributes: eventAttributes(message) }, parent);
+    injectIntoMeta(span, meta);
+    return around(span, () => next(withMeta(message, meta)));
+  }
+
   return {
     name: 'shoal:tracing',
-
-    outboundCall(call, next) {
-      // A copy: the caller's meta may be its own handler's, whose traceparent must stay its span.
-      const meta = { ...call.meta };
-      call.meta = meta;
-      const parent = recordOrPassOn(meta, sampler);
-      if (parent === undefined) return next(call);
-      const span = tracer.startSpan(`${call.service}/${call.action}`, { kind: SpanKind.CLIENT, attributes: callAttributes(call) }, parent);
-      injectIntoMeta(span, meta);
-      return around(span, () => next(call));
-    },
-
-    inboundCall(call, next) {
-      // In place: this meta arrived with the call and becomes the handler's, so its calls nest here.
-      const parent = recordOrPassOn(call.meta, sampler);
-      if (parent === undefined) return next(call);
-      const span = tracer.startSpan(`${call.service}/${call.action}`, { kind: SpanKind.SERVER, attributes: callAttributes(call) }, parent);
-      injectIntoMeta(span, call.meta);
-      return around(span, () => next(call));
-    },
-
-    outboundEvent(message, next) {
-      const meta = { ...message.meta };
-      message.meta = meta;
-      const parent = recordOrPassOn(meta, sampler);
-      if (parent === undefined) return next(message);
-      const span = tracer.startSpan(`${message.event} publish`, { kind: SpanKind.PRODUCER, attributes: eventAttributes(message) }, parent);
-      injectIntoMeta(span, meta);
-      return around(span, () => next(message));
-    },
-
-    inboundEvent(message, next) {
-      const parent = recordOrPassOn(message.meta, sampler);
-      if (parent === undefined) return next(message);
-      const span = tracer.startSpan(`${message.event} process`, { kind: SpanKind.CONSUMER, attributes: eventAttributes(message) }, parent);
-      injectIntoMeta(span, message.meta);
-      return around(span, () => next(message));
-    },
+    outboundCall: (call, next) => callHop(call, next, SpanKind.CLIENT),
+    inboundCall: (call, next) => callHop(call, next, SpanKind.SERVER),
+    outboundEvent: (message, next) => eventHop(message, next, SpanKind.PRODUCER),
+    inboundEvent: (message, next) => eventHop(message, next, SpanKind.CONSUMER),
   };
 }

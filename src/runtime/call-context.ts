@@ -11,11 +11,18 @@ import type {
   ResultOf,
 } from '../core/index.ts';
 import { ShoalError } from '../core/index.ts';
-import type { ServiceBroker } from './broker.ts';
+import type { CallByNameOptions, ServiceCaller } from './facade.ts';
+
+/** What a handler's context reaches the cluster through. */
+export interface ContextBroker extends ServiceCaller {
+  readonly nodeId: string;
+  emit(event: string, payload: unknown, mode: 'emit' | 'broadcast', meta: CallMeta): Promise<void>;
+  newRequestId(): string;
+}
 
 /** What every context made by one broker shares; built once, not per call. */
 export interface ContextShared {
-  broker: ServiceBroker;
+  broker: ContextBroker;
   logger: Logger;
   kv: KeyValueStore;
 }
@@ -33,13 +40,13 @@ export class CallContext implements Context {
   readonly service: string;
   readonly version: number;
   readonly action?: string;
-  readonly meta: CallMeta;
+  readonly meta: Readonly<CallMeta>;
   readonly kv: KeyValueStore;
-  private readonly broker: ServiceBroker;
+  private readonly broker: ContextBroker;
   private readonly baseLogger: Logger;
   private childLogger?: Logger;
 
-  constructor(shared: ContextShared, service: string, version: number, action: string | undefined, meta: CallMeta) {
+  constructor(shared: ContextShared, service: string, version: number, action: string | undefined, meta: Readonly<CallMeta>) {
     this.broker = shared.broker;
     this.nodeId = shared.broker.nodeId;
     this.service = service;
@@ -84,7 +91,7 @@ export class CallContext implements Context {
     return this.broker.emit(event, payload, 'broadcast', this.childMeta());
   }
 
-  private callOptions(options: CallOptions): { timeoutMs?: number; balanceKey?: string; meta: Partial<CallMeta> } {
+  private callOptions(options: CallOptions): CallByNameOptions {
     return {
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.balanceKey !== undefined ? { balanceKey: options.balanceKey } : {}),

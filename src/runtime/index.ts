@@ -1,4 +1,5 @@
-export { ServiceBroker, type ServiceBrokerOptions, type RuntimePlugin, type CallByNameOptions } from './broker.ts';
+export { ServiceBroker, type ServiceBrokerOptions, type RuntimePlugin, type BrokerState } from './broker.ts';
+export type { BrokerHealth, CallByNameOptions, GatewayBroker, RoutingCaller, ServiceCaller, ServiceCatalog } from './facade.ts';
 export { ServiceRegistry, type ServiceEndpoint } from './registry.ts';
 export { describeService } from './local-services.ts';
 export { nodeService, type NodeFacts } from './node-service.ts';

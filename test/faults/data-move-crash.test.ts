@@ -33,13 +33,13 @@ describe('data: crash during a slot move', { timeout: 240_000 }, () => {
     cluster = await startCluster({ nodes: 2, gateways: 1, dir, port: await freePortBase(4), config, stopGraceMs: 15_000 });
     for (const p of (await cluster.status()).processes) if (p.pid) pids.add(p.pid);
     const secret = (await readFile(join(dir, 'secret'), 'utf8')).trim();
-    connection = connect({ controlUrl: cluster.controlUrl, secret });
+    connection = await connect({ controlUrl: cluster.controlUrl, secret });
     client = await createDataClient(connection, { collections: [records] });
     coordinator = connection.coordinator;
   });
 
   after(async () => {
-    await client?.close().catch(() => undefined);
+    client?.close();
     await connection?.close().catch(() => undefined);
     for (const p of (await cluster?.status().catch(() => undefined))?.processes ?? []) if (p.pid) pids.add(p.pid);
     await cluster?.stop().catch(() => undefined);

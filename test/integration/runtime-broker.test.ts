@@ -59,7 +59,7 @@ describe('service broker across processes of one cluster', () => {
   });
 
   it('spreads calls over nodes and retries an idempotent call when a node dies', async () => {
-    const b = await harness.broker('b', [greeter('b')]);
+    await harness.broker('b', [greeter('b')]);
     await harness.broker('c', [greeter('c')]);
     const caller = await harness.broker('caller2', [], { listen: false, role: 'gateway' });
     await harness.waitForEndpoints(caller, 'greeter', 1, 3);
@@ -71,7 +71,7 @@ describe('service broker across processes of one cluster', () => {
     assert.deepEqual([...served.values()], [30, 30, 30], `round robin spread: ${JSON.stringify([...served])}`);
 
     // Stopping b abruptly (transport closed, membership not left) is what a crash looks like to peers.
-    await (b as unknown as { options: { transport: { close(): Promise<void> } } }).options.transport.close();
+    await harness.crash('b');
     for (let i = 0; i < 30; i++) {
       const { servedBy } = await caller.callWithOrigin('greeter', 1, 'hello', { name: 'x' });
       assert.notEqual(servedBy, 'b');

@@ -7,6 +7,7 @@ import type { AnyService, ContextExtensions } from '../../src/core/index.ts';
 import { circuitBreakerPlugin, retryPlugin, ServiceBroker, timeoutPlugin, type RuntimePlugin } from '../../src/runtime/index.ts';
 import { createTcpTransport } from '../../src/transport/tcp/index.ts';
 import { eventually } from './eventually.ts';
+import type { Transport } from '../../src/transport/index.ts';
 
 export const testSecret = 'test-cluster-secret';
 
@@ -16,6 +17,7 @@ export class RuntimeHarness {
   private server?: Awaited<ReturnType<typeof startCoordinatorServer>>;
   private readonly brokers: ServiceBroker[] = [];
   private readonly coordinators: Coordinator[] = [];
+  private readonly transports = new Map<string, Transport>();
 
   async start(): Promise<void> {
     this.server = await startCoordinatorServer({ dataDir: this.dir, host: '127.0.0.1', port: 0, secret: testSecret });
@@ -37,10 +39,12 @@ export class RuntimeHarness {
     services: AnyService[],
     options: { listen?: boolean; plugins?: RuntimePlugin[]; preferLocal?: boolean; role?: 'node' | 'gateway'; balancing?: Record<string, string>; contextExtensions?: Partial<ContextExtensions> } = {},
   ): Promise<ServiceBroker> {
+    const transport = createTcpTransport({ nodeId, secret: testSecret });
+    this.transports.set(nodeId, transport);
     const broker = new ServiceBroker({
       nodeId,
       role: options.role ?? 'node',
-      transport: createTcpTransport({ nodeId, secret: testSecret }),
+      transport,
       coordinator: this.coordinator(),
       ...(options.listen === false ? {} : { listen: { host: '127.0.0.1', port: 0 } }),
       services,
@@ -54,6 +58,13 @@ export class RuntimeHarness {
     await broker.start();
     this.brokers.push(broker);
     return broker;
+  }
+
+  /** Closes a broker's transport without leaving membership: what a crash looks like to peers. */
+  async crash(nodeId: string): Promise<void> {
+    const transport = this.transports.get(nodeId);
+    if (!transport) throw new Error(`no broker ${nodeId} in this harness`);
+    await transport.close();
   }
 
   /** Resolves once `broker` sees `count` endpoints for the service. */

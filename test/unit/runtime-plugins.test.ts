@@ -1,18 +1,23 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { composeChain, ShoalError, type OutboundAttempt, type OutboundCall } from '../../src/core/index.ts';
+import { composeChain, PluginRegistry, ShoalError, type OutboundAttempt, type OutboundCall } from '../../src/core/index.ts';
 import { circuitBreakerPlugin, retryPlugin, timeoutPlugin } from '../../src/runtime/index.ts';
+import { tightestDeadline } from '../../src/runtime/call-dispatcher.ts';
 
-function outboundCall(idempotent: boolean): OutboundCall {
-  return { service: 's', version: 1, action: 'a', params: {}, meta: { requestId: 'r' }, idempotent, timeoutMs: 1_000, exclude: new Set(), attempts: 0 };
+function outboundCall(idempotent: boolean, deadline?: number): OutboundCall {
+  const meta = deadline === undefined ? { requestId: 'r' } : { requestId: 'r', deadline };
+  return { service: 's', version: 1, action: 'a', params: {}, meta, idempotent, timeoutMs: 1_000, exclude: new Set(), attempts: 0 };
 }
 
 describe('retry plugin', () => {
+  // Stands in for the broker's dispatch, which keeps the count of attempts.
+  const attemptsOf = new WeakMap<OutboundCall, number>();
   const failing = (errors: ShoalError[]) => async (call: OutboundCall) => {
-    call.attempts++;
+    const attempts = (attemptsOf.get(call) ?? 0) + 1;
+    attemptsOf.set(call, attempts);
     const error = errors.shift();
     if (error) throw error;
-    return `ok after ${call.attempts}`;
+    return `ok after ${attempts}`;
   };
 
   it('retries an idempotent call after a node became unavailable', async () => {
@@ -37,21 +42,25 @@ describe('retry plugin', () => {
     const limited = composeChain([retryPlugin({ maxAttempts: 3 }).outboundCall!], failing(errors));
     const call = outboundCall(true);
     await assert.rejects(limited(call), (e: ShoalError) => e.code === 'TIMEOUT');
-    assert.equal(call.attempts, 3);
+    assert.equal(attemptsOf.get(call), 3);
   });
 });
 
 describe('timeout plugin', () => {
-  it('sets a deadline and keeps a tighter one inherited from the parent call', async () => {
-    const plugin = timeoutPlugin();
-    const call = outboundCall(true);
+  it('sets a deadline and keeps a tighter one inherited from the parent call', () => {
+    const plugins = [timeoutPlugin()];
     const before = Date.now();
-    await plugin.outboundCall!(call, async () => undefined);
-    assert.ok(call.meta.deadline! >= before + 1_000 && call.meta.deadline! <= Date.now() + 1_000);
-    const inherited = outboundCall(true);
-    inherited.meta.deadline = before + 10;
-    await plugin.outboundCall!(inherited, async () => undefined);
-    assert.equal(inherited.meta.deadline, before + 10);
+    const deadline = tightestDeadline(plugins, outboundCall(true), Date.now());
+    assert.ok(deadline! >= before + 1_000 && deadline! <= Date.now() + 1_000);
+    assert.equal(tightestDeadline(plugins, outboundCall(true, before + 10), Date.now()), before + 10);
+  });
+
+  it('leaves the call and its meta as they were', () => {
+    const call = outboundCall(true);
+    const meta = call.meta;
+    tightestDeadline([timeoutPlugin()], call, Date.now());
+    assert.equal(call.meta, meta);
+    assert.equal(meta.deadline, undefined);
   });
 });
 
@@ -104,5 +113,22 @@ describe('retry plugin when every endpoint was tried', () => {
     });
     await assert.rejects(chain(outboundCall(false)));
     assert.equal(tries, 4);
+  });
+});
+
+describe('built-in plugins at registration', () => {
+  it('each has a name of its own', () => {
+    const names = [timeoutPlugin(), retryPlugin(), circuitBreakerPlugin()].map((p) => p.name);
+    assert.deepEqual(names, ['shoal:timeout', 'shoal:retry', 'shoal:circuit-breaker']);
+  });
+
+  it('register in the built-in order', () => {
+    const registry = new PluginRegistry([timeoutPlugin(), retryPlugin(), circuitBreakerPlugin()]);
+    assert.deepEqual(registry.list().map((p) => p.name), ['shoal:timeout', 'shoal:retry', 'shoal:circuit-breaker']);
+  });
+
+  it('refuse retry without the timeout that bounds it', () => {
+    assert.throws(() => new PluginRegistry([retryPlugin()]), /plugin "shoal:retry" depends on "shoal:timeout", which is not registered/);
+    assert.throws(() => new PluginRegistry([retryPlugin(), timeoutPlugin()]), /register "shoal:timeout" before "shoal:retry"/);
   });
 });

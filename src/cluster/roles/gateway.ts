@@ -4,7 +4,7 @@ import { ADMIN_TOKEN_ENV, configFromModule, type ShoalConfig } from '../../core/
 import { rateLimitConfig, startGateway } from '../../gateway/index.ts';
 import { createLogger, createMetrics, startTracing } from '../../observe/index.ts';
 import { ServiceBroker } from '../../runtime/index.ts';
-import { connect } from '../connect.ts';
+import { clusterDrivers } from '../connect.ts';
 import { parseRoleArgs, required } from './args.ts';
 import { builtinPlugins } from './plugins.ts';
 import { exitOnShutdown, requireSecret, signalReady } from './process-lifecycle.ts';
@@ -20,7 +20,7 @@ export async function runGateway(argv: readonly string[]): Promise<void> {
     : undefined;
   startTracing({ serviceName: 'shoal-gateway', nodeId: args.id });
   const metrics = createMetrics({ nodeId: args.id, role: 'gateway' });
-  const connection = connect({ controlUrl: required(args.control, 'control'), secret, clientId: args.id, logger });
+  const connection = clusterDrivers({ controlUrl: required(args.control, 'control'), secret, clientId: args.id, logger });
   const { coordinator, transport } = connection;
   const port = required(args.port, 'port');
   const broker = new ServiceBroker({

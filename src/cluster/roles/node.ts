@@ -4,7 +4,7 @@ import { configFromModule } from '../../core/index.ts';
 import { createLogger, createMetrics, createObservabilityServer, startTracing } from '../../observe/index.ts';
 import { dataHostFromConfig, drainTimeoutOf } from '../../data/index.ts';
 import { ServiceBroker, nodeService } from '../../runtime/index.ts';
-import { connect } from '../connect.ts';
+import { clusterDrivers } from '../connect.ts';
 import { parseRoleArgs, required } from './args.ts';
 import { builtinPlugins } from './plugins.ts';
 import { exitOnShutdown, requireSecret, signalReady } from './process-lifecycle.ts';
@@ -20,7 +20,7 @@ export async function runNode(argv: readonly string[]): Promise<void> {
   startTracing({ serviceName: 'shoal-node', nodeId: args.id });
   const metrics = createMetrics({ nodeId: args.id, role: 'node' });
   const config = configFromModule(await import(pathToFileURL(configPath).href), configPath);
-  const connection = connect({ controlUrl, secret, clientId: args.id, logger });
+  const connection = clusterDrivers({ controlUrl, secret, clientId: args.id, logger });
   const { coordinator, transport } = connection;
   const data = dataHostFromConfig({ nodeId: args.id, dir: args.dir, coordinator, logger, config });
   const startedAt = Date.now();

@@ -39,7 +39,7 @@ export function circuitBreakerPlugin(options: CircuitBreakerOptions = {}): Plugi
   }
 
   return {
-    name: 'circuit-breaker',
+    name: 'shoal:circuit-breaker',
     endpointAvailable(endpointId) {
       const state = current(endpointId);
       return state.kind === 'closed' || (state.kind === 'half-open' && !state.trial);

@@ -8,12 +8,16 @@ export interface RetryOptions {
 /**
  * Retries a failed attempt on another endpoint when that cannot run the action twice: the
  * action is declared idempotent, or the request never left this process (details.sent false),
- * or a circuit breaker refused it locally. The endpoint that failed is already in call.exclude.
+ * or a circuit breaker refused it locally. The broker has already added the endpoint that
+ * failed to call.exclude, so handing on the same call tries another. It stops at the call's
+ * deadline, which is why it needs the timeout plugin: without one a retrying call could outlive
+ * its caller.
  */
 export function retryPlugin(options: RetryOptions = {}): Plugin {
   const maxAttempts = options.maxAttempts ?? 3;
   return {
-    name: 'retry',
+    name: 'shoal:retry',
+    dependencies: ['shoal:timeout'],
     // Not async: the first attempt costs one .then(); only a failure builds the next try.
     outboundCall(call, next) {
       // Counted here, not from call.attempts: a try that found no endpoint never reaches one.

@@ -1,17 +1,14 @@
-import { wallClockMs, type Plugin } from '../../core/index.ts';
+import type { Plugin } from '../../core/index.ts';
 
 /**
- * Gives every outbound call a deadline. A call made inside a handler inherits the tighter of
- * its own limit and its parent's deadline, so a chain of calls never outlives the request
- * that started it.
+ * Gives every outbound call a deadline of its own timeout from now. The broker keeps the tighter
+ * of that and a deadline inherited from the parent call, so a chain of calls never outlives the
+ * request that started it. A deadline hook rather than an interceptor: the call's meta is not
+ * the plugin's to write, and the broker writes it once, before the chain runs.
  */
 export function timeoutPlugin(): Plugin {
   return {
-    name: 'timeout',
-    outboundCall(call, next) {
-      const own = wallClockMs() + call.timeoutMs;
-      call.meta.deadline = call.meta.deadline === undefined ? own : Math.min(call.meta.deadline, own);
-      return next(call);
-    },
+    name: 'shoal:timeout',
+    callDeadline: (call, nowMs) => nowMs + call.timeoutMs,
   };
 }
