@@ -4,10 +4,10 @@
  * holding the document change and its change-log entry together, or a part of one shared by a
  * batch (writeBatch), which pays one fsync for many writes.
  *
- * The work is synchronous inside: each method does all of it before its promise is created, so
- * a write is committed (and a read answered) at the moment of the call. Callers cannot rely on
- * that (the contract is async), but it keeps group commit and the change log as cheap as a
- * direct call.
+ * The methods are async only in form: each does all its work when called and returns a settled
+ * promise, so a write is committed (and a read answered) before the caller's next line runs.
+ * Callers must not rely on that (the contract is async, for drivers across a network); it keeps
+ * a group commit and a change-log read as cheap as a direct call.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ShoalError } from '../../core/errors.ts';
