@@ -141,45 +141,88 @@ export interface SlotCounters {
 /**
  * Storage of one shard replica. The rule: a ShardEngine knows nothing of slots' owners, the
  * map or other shards; it stores what it is told and reports what it holds, so it can be
- * SQLite on the node today and PostgreSQL later. Every write is durable when it returns.
+ * SQLite on the node today and PostgreSQL later. Every method is async so that a driver may
+ * sit across a network; callers never rely on an effect before its promise settles.
+ *
+ * What callers may assume:
+ * - A resolved write is durable: it survives close, a crash and reopen. A rejected write left
+ *   no trace (no document change, no change-log entry).
+ * - writeBatch answers one result per write, in the order given, each what the single call
+ *   would have answered.
+ * - The change log holds one entry per applied document change, in commit order, with
+ *   strictly increasing seq; changesSince answers in seq order, and a change committed after
+ *   lastSeq() resolved gets a larger seq. Replaying it in order converges on the current state.
+ * - Every failure is a rejected promise (never a synchronous throw) with a ShoalError:
+ *   BAD_REQUEST for malformed input, NOT_FOUND for an unknown collection or an update of an
+ *   absent document, CONFLICT for a version mismatch or a change log pruned past the reader,
+ *   PAYLOAD_TOO_LARGE for a document over the collection's maxDocumentBytes, UNAVAILABLE when
+ *   the engine is closed or its backend unreachable.
+ *
+ * What drivers must never do: resolve a write before it is durable, hold a document in memory
+ * only, apply part of one write or leave a failed batch write partly applied, reorder the
+ * change log or let an entry appear below a seq already reported, or trust their input (an
+ * engine sits behind RPC: it checks every argument before it starts a transaction).
  */
 export interface ShardEngine {
-  /** Creates the collection's table and indexes if missing (idempotent; new indexes are added). */
-  ensureCollection(spec: CollectionSpec): void;
-  get(collection: string, ref: DocumentRef): StoredDocument | undefined;
-  getMany(collection: string, refs: DocumentRef[]): Array<StoredDocument | undefined>;
-  /** Upsert (or insert-only with expectVersion 0); CONFLICT on a version mismatch. */
-  put(collection: string, ref: DocumentRef, slot: number, doc: JsonDocument, options?: WriteOptions): StoredDocument;
-  /** Shallow-merges fields into an existing document; NOT_FOUND if absent. */
-  update(collection: string, ref: DocumentRef, changes: JsonDocument, options?: WriteOptions): StoredDocument;
-  delete(collection: string, ref: DocumentRef, options?: WriteOptions): boolean;
+  // Collections
+
+  /** Creates the collection's table and indexes if missing (idempotent; new indexes are added, dropped ones removed). */
+  ensureCollection(spec: CollectionSpec): Promise<void>;
+
+  // Documents
+
+  /** The document at ref, or undefined when absent. Counts a read of its slot. */
+  get(collection: string, ref: DocumentRef): Promise<StoredDocument | undefined>;
+  /** get for each ref, answers in the order of refs. */
+  getMany(collection: string, refs: DocumentRef[]): Promise<Array<StoredDocument | undefined>>;
+  /** Upsert (or insert-only with expectVersion 0); CONFLICT on a version mismatch. The document must carry its ref's key and id fields. */
+  put(collection: string, ref: DocumentRef, slot: number, doc: JsonDocument, options?: WriteOptions): Promise<StoredDocument>;
+  /** Shallow-merges fields into an existing document; NOT_FOUND if absent, PAYLOAD_TOO_LARGE if the merged document is over the limit. */
+  update(collection: string, ref: DocumentRef, changes: JsonDocument, options?: WriteOptions): Promise<StoredDocument>;
+  /** Removes the document; answers whether there was one. CONFLICT on a version mismatch. */
+  delete(collection: string, ref: DocumentRef, options?: WriteOptions): Promise<boolean>;
+  /** Adds to numeric fields (creating the document, and missing fields as 0, when absent); BAD_REQUEST for a non-numeric field or the key or id field. */
+  increment(collection: string, ref: DocumentRef, slot: number, deltas: Record<string, number>): Promise<StoredDocument>;
   /**
-   * Many writes in one transaction, durable together when it returns. Each write succeeds or
-   * fails on its own (a failed one leaves no trace and does not undo the others); if the
-   * commit itself fails, it throws and none is applied.
+   * Many writes in one transaction, durable together when it resolves: what group commit
+   * builds on, one fsync (or round trip) for many writes. Each write succeeds or fails on its
+   * own (a failed one leaves no trace and does not undo the others); if the commit itself
+   * fails, it rejects and none is applied.
    */
-  writeBatch(writes: readonly ShardWrite[]): ShardWriteResult[];
-  /** Adds to numeric fields (creating the document, and missing fields as 0, when absent). */
-  increment(collection: string, ref: DocumentRef, slot: number, deltas: Record<string, number>): StoredDocument;
-  /** Documents of one partition, by id prefix or within an index's order, after a cursor. */
-  scan(collection: string, key: string, options: { idPrefix?: string; index?: string; limit?: number; after?: string }): StoredDocument[];
-  /** Runs a query over the given slots (all when absent) and returns rows or partial groups. */
-  query(collection: string, query: Query, slots?: readonly number[]): ShardQueryResult;
-  /** Every document of a slot, in pages, for copying it elsewhere. */
-  exportSlot(slot: number, options: { afterRowId?: number; limit: number }): { documents: Array<StoredDocument & { collection: string }>; lastRowId: number; done: boolean };
-  /** Writes copied documents as they are (version kept), replacing what is there. */
-  importDocuments(slot: number, documents: Array<StoredDocument & { collection: string }>): void;
-  /** Applies changes replayed from another shard (puts and deletes, versions kept). */
-  applyChanges(changes: ChangeRecord[]): void;
-  /** The change log after seq, for the given slots (empty array = all). */
-  changesSince(seq: number, slots: readonly number[], limit: number): ChangeRecord[];
-  /** Current end of the change log. */
-  lastSeq(): number;
-  /** Removes every document of a slot (after it moved away). */
-  dropSlot(slot: number): number;
-  /** Number of documents per slot held here. */
-  slotSizes(): Map<number, number>;
-  /** Reads and writes per slot since start, for spotting hot keys. */
-  slotCounters(): SlotCounters[];
-  close(): void;
+  writeBatch(writes: readonly ShardWrite[]): Promise<ShardWriteResult[]>;
+
+  // Reads across documents
+
+  /** Documents of one partition, by id prefix or within an index's order, after a cursor (an id). */
+  scan(collection: string, key: string, options: { idPrefix?: string; index?: string; limit?: number; after?: string }): Promise<StoredDocument[]>;
+  /**
+   * Runs a query over the given slots (all when absent; none when empty) and returns rows or
+   * partial groups, ordered and compared as SQLite does (see query/compare.ts), so that every
+   * driver's answers merge alike.
+   */
+  query(collection: string, query: Query, slots?: readonly number[]): Promise<ShardQueryResult>;
+
+  // Slot moves
+
+  /** Every document of a slot, in pages, for copying it elsewhere; pass the previous page's lastRowId to go on. */
+  exportSlot(slot: number, options: { afterRowId?: number; limit: number }): Promise<{ documents: Array<StoredDocument & { collection: string }>; lastRowId: number; done: boolean }>;
+  /** Writes copied documents as they are (version kept), replacing what is there; all or none. Logged in the change log. */
+  importDocuments(slot: number, documents: Array<StoredDocument & { collection: string }>): Promise<void>;
+  /** Applies changes replayed from another shard (puts and deletes, versions kept), all or none, logging each. */
+  applyChanges(changes: ChangeRecord[]): Promise<void>;
+  /** The change log after seq, for the given slots (empty array = all), in seq order; CONFLICT when entries after seq were pruned. */
+  changesSince(seq: number, slots: readonly number[], limit: number): Promise<ChangeRecord[]>;
+  /** Current end of the change log (0 when empty): every change committed so far has a seq at most this. */
+  lastSeq(): Promise<number>;
+  /** Removes every document of a slot (after it moved away), logging each removal; answers how many. */
+  dropSlot(slot: number): Promise<number>;
+
+  // Statistics and lifecycle
+
+  /** Number of documents per slot held here (slots holding none are absent). */
+  slotSizes(): Promise<Map<number, number>>;
+  /** Reads and writes per slot since the engine opened, for spotting hot keys. */
+  slotCounters(): Promise<SlotCounters[]>;
+  /** Releases the engine; idempotent. Calls after it reject with UNAVAILABLE. */
+  close(): Promise<void>;
 }

@@ -98,11 +98,11 @@ describe('online rebalancing under writes', () => {
     const misplaced: string[] = [];
     for (const node of cluster.nodes.values()) {
       for (const { shard, engine } of node.host.shards.openShards()) {
-        for (const [slot, size] of engine.slotSizes()) {
+        for (const [slot, size] of await engine.slotSizes()) {
           if (size === 0) continue;
           if (final.shardOf(placementOf(undefined), slot) !== shard) misplaced.push(`${node.id} shard ${shard} holds ${size} document(s) of slot ${slot}`);
           for (let cursor: number | undefined, done = false; !done; ) {
-            const page = engine.exportSlot(slot, cursor === undefined ? { limit: 1000 } : { afterRowId: cursor, limit: 1000 });
+            const page = await engine.exportSlot(slot, cursor === undefined ? { limit: 1000 } : { afterRowId: cursor, limit: 1000 });
             for (const d of page.documents) copies.set(`${d.collection}/${d.key}`, (copies.get(`${d.collection}/${d.key}`) ?? 0) + 1);
             cursor = page.lastRowId;
             done = page.done;

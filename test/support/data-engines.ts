@@ -8,7 +8,7 @@ export interface EngineDir {
   dir: string;
   path(name: string): string;
   open(name: string): SqliteShardEngine;
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 export function engineDir(): EngineDir {
@@ -22,8 +22,8 @@ export function engineDir(): EngineDir {
       opened.push(engine);
       return engine;
     },
-    cleanup() {
-      for (const engine of opened) engine.close();
+    async cleanup() {
+      await Promise.all(opened.map((engine) => engine.close()));
       rmSync(dir, { recursive: true, force: true });
     },
   };

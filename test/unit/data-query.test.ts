@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { collectionSpec, defineCollection, documentRefOf, partitionKeyOf, validateDocument } from '../../src/data/collection.ts';
-import { checkQuery, compareText, compileQuery, mergeShardResults } from '../../src/data/query/index.ts';
-import { prefixSuccessor } from '../../src/data/query/where-sql.ts';
-import { slotOf } from '../../src/data/slots.ts';
-import type { SqliteShardEngine } from '../../src/data/sqlite/index.ts';
-import type { Query } from '../../src/data/types.ts';
-import { engineDir, type EngineDir } from '../support/data-engines.ts';
+import { checkQuery, compileQuery } from '../../src/data/query/index.ts';
 
 function rejects(work: () => unknown, code: string, pattern: RegExp): void {
   assert.throws(work, (err: { code?: string; message?: string }) => {
@@ -74,55 +69,5 @@ describe('query checking', () => {
     const compiled = compileQuery('"c_t"', checkQuery({ where: { a: "x' OR 1=1 --", b: { in: [1, true, null] }, c: { prefix: 'p' } }, limit: 3 }));
     assert.doesNotMatch(compiled.sql, /OR 1=1/);
     assert.deepEqual(compiled.params, ["x' OR 1=1 --", 1, 1, 'p', 'q', 3]);
-  });
-});
-
-describe('ordering and matching semantics', () => {
-  let dir: EngineDir;
-  let engine: SqliteShardEngine;
-  const things = defineCollection({ name: 'things', key: 'k', indexes: [{ name: 'by_v', fields: ['v'] }] });
-  const run = (query: Query) => mergeShardResults(query, [engine.query('things', query)]);
-
-  before(() => {
-    dir = engineDir();
-    engine = dir.open('sem');
-    engine.ensureCollection(collectionSpec(things));
-    const values: unknown[] = [null, undefined, 3, 2.5, true, 'b', 'a', '10', { z: 1 }, '\uFF21', '😀'];
-    values.forEach((v, i) => {
-      const doc = v === undefined ? { k: `k${i}` } : { k: `k${i}`, v };
-      engine.put('things', { key: `k${i}`, id: `k${i}` }, slotOf(`k${i}`), doc);
-    });
-  });
-  after(() => dir.cleanup());
-
-  it('orders like SQLite: NULL and absent first, numbers (true = 1), text by code point, then ties by key', () => {
-    const asc = run({ orderBy: [{ field: 'v' }], select: ['v'] }).map((r) => r._key);
-    assert.deepEqual(asc, ['k0', 'k1', 'k4', 'k3', 'k2', 'k7', 'k6', 'k5', 'k8', 'k9', 'k10']);
-    const desc = run({ orderBy: [{ field: 'v', direction: 'desc' }] }).map((r) => r._key);
-    assert.deepEqual(desc, ['k10', 'k9', 'k8', 'k5', 'k6', 'k7', 'k2', 'k3', 'k4', 'k0', 'k1']);
-    assert.equal(compareText('\uFF21', '😀'), -1);
-    assert.equal(prefixSuccessor('a\uD7FF'), 'a\uE000');
-  });
-
-  it('keeps range operators within the operand type and treats absent as failing eq, passing ne', () => {
-    assert.deepEqual(run({ where: { v: { gt: 2 } } }).map((r) => r._key), ['k2', 'k3']);
-    assert.deepEqual(run({ where: { v: { gte: 'a' } } }).map((r) => r._key).sort(), ['k10', 'k5', 'k6', 'k8', 'k9']);
-    assert.equal(run({ where: { v: { ne: 3 } } }).length, 10);
-    assert.deepEqual(run({ where: { not: { v: { gt: 2 } } } }).length, 9);
-    assert.deepEqual(run({ where: { v: { exists: false } } }).map((r) => r._key), ['k0', 'k1']);
-    assert.deepEqual(run({ where: { v: { prefix: '1' } } }).map((r) => r._key), ['k7']);
-    assert.deepEqual(run({ where: { v: { in: [null, 'a'] } } }).map((r) => r._key), ['k0', 'k1', 'k6']);
-  });
-
-  it('returns rows with _key, _id and _version, selected fields flat', () => {
-    assert.deepEqual(run({ where: { k: 'k8' } }), [{ k: 'k8', v: { z: 1 }, _key: 'k8', _id: 'k8', _version: 1 }]);
-    assert.deepEqual(run({ where: { k: 'k8' }, select: ['v.z', 'nope'] }), [{ 'v.z': 1, nope: null, _key: 'k8', _id: 'k8', _version: 1 }]);
-  });
-
-  it('aggregates: avg over numbers only, one row without groupBy even when nothing matches', () => {
-    assert.deepEqual(run({ aggregate: { n: { op: 'count' }, c: { op: 'count', field: 'v' }, s: { op: 'sum', field: 'v' }, a: { op: 'avg', field: 'v' }, lo: { op: 'min', field: 'v' }, hi: { op: 'max', field: 'v' } } }), [
-      { n: 11, c: 9, s: 5.5, a: 2.75, lo: 1, hi: '😀' },
-    ]);
-    assert.deepEqual(run({ where: { v: 'none' }, aggregate: { n: { op: 'count' }, s: { op: 'sum', field: 'v' } } }), [{ n: 0, s: null }]);
   });
 });

@@ -15,43 +15,43 @@ export interface HotSlot {
 
 /** The `$data` admin actions: what `shoal call $data.<action>` and `shoal status` read. */
 export class DataAdmin {
-  private readonly router: DataRouter;
-  private readonly maps: ShardMapCache;
-  private readonly coordinator: Coordinator;
-  private readonly caller: DataCaller;
+  readonly #router: DataRouter;
+  readonly #maps: ShardMapCache;
+  readonly #coordinator: Coordinator;
+  readonly #caller: DataCaller;
 
   constructor(options: { router: DataRouter; maps: ShardMapCache; coordinator: Coordinator; caller: DataCaller; ops?: ShardOps }) {
-    this.router = options.router;
-    this.maps = options.maps;
-    this.coordinator = options.coordinator;
-    this.caller = options.caller;
+    this.#router = options.router;
+    this.#maps = options.maps;
+    this.#coordinator = options.coordinator;
+    this.#caller = options.caller;
   }
 
   query(collection: string, query: Record<string, unknown>): Promise<unknown> {
-    return this.router.query(collection, query);
+    return this.#router.query(collection, query);
   }
 
   async get(collection: string, key: string, id?: string): Promise<unknown> {
-    const def = this.router.definition(collection);
-    const found = await this.router.collection(def).get(id === undefined ? key : { key, id });
+    const def = this.#router.definition(collection);
+    const found = await this.#router.collection(def).get(id === undefined ? key : { key, id });
     return found ?? null;
   }
 
   async map(): Promise<unknown> {
-    const map = await this.maps.refresh().catch(() => this.maps.map);
+    const map = await this.#maps.refresh().catch(() => this.#maps.map);
     return { version: map.version, shards: Object.values(map.data.shards), placements: map.data.placements };
   }
 
   /** Asks every shard leader for its per-slot counters and returns the busiest slots. */
   async hotSlots(limit: number): Promise<{ mapVersion: number; slots: HotSlot[]; unreachable: string[] }> {
-    const map = this.maps.map;
+    const map = this.#maps.map;
     const nodes = [...new Set(Object.values(map.data.shards).map((s) => s.replicas[0]))];
     const unreachable: string[] = [];
     const slots: HotSlot[] = [];
     await Promise.all(
       nodes.map(async (node) => {
         try {
-          const stats = (await this.caller.call('$data', 1, 'shardStats', {}, { node, timeoutMs: 5_000 })) as Awaited<ReturnType<ShardOps['stats']>>;
+          const stats = (await this.#caller.call('$data', 1, 'shardStats', {}, { node, timeoutMs: 5_000 })) as Awaited<ReturnType<ShardOps['stats']>>;
           for (const shard of stats.shards) for (const s of shard.slots) slots.push({ ...s, shard: shard.shard, node });
         } catch {
           unreachable.push(node);
@@ -63,7 +63,7 @@ export class DataAdmin {
   }
 
   async rebalanceStatus(): Promise<unknown> {
-    return rebalanceStatus(this.coordinator);
+    return rebalanceStatus(this.#coordinator);
   }
 }
 

@@ -51,76 +51,76 @@ export class DataHost {
   }
   readonly maps: ShardMapCache;
   readonly shards: ShardHost;
-  private readonly options: DataHostOptions;
-  private readonly logger: Logger;
-  private readonly fences: FenceTable;
-  private readonly registration: Membership;
-  private readonly rebalancer?: Rebalancer;
-  private caller?: DataCaller;
-  private markReady!: () => void;
-  private readonly ready: Promise<void>;
-  private registered = false;
-  private stopped = false;
+  readonly #options: DataHostOptions;
+  readonly #logger: Logger;
+  readonly #fences: FenceTable;
+  readonly #registration: Membership;
+  readonly #rebalancer?: Rebalancer;
+  #caller?: DataCaller;
+  #markReady!: () => void;
+  readonly #ready: Promise<void>;
+  #registered = false;
+  #stopped = false;
 
   constructor(options: DataHostOptions) {
-    this.options = options;
+    this.#options = options;
     this.nodeId = options.nodeId;
-    this.logger = (options.logger ?? silentLogger).child({ component: 'data' });
-    this.ready = new Promise((resolve) => (this.markReady = resolve));
-    this.maps = new ShardMapCache(options.coordinator, { logger: this.logger });
-    this.fences = new FenceTable(options.coordinator, this.logger);
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'data' });
+    this.#ready = new Promise((resolve) => (this.#markReady = resolve));
+    this.maps = new ShardMapCache(options.coordinator, { logger: this.#logger });
+    this.#fences = new FenceTable(options.coordinator, this.#logger);
     this.shards = new ShardHost({
       nodeId: options.nodeId,
       specs: options.collections.map((def) => collectionSpec(def)),
       openEngine: options.openEngine ?? sqliteEngines(options.dir, options.nodeId),
       maps: this.maps,
-      fences: this.fences,
-      ready: this.ready,
-      logger: this.logger,
+      fences: this.#fences,
+      ready: this.#ready,
+      logger: this.#logger,
     });
     // Bound late: the broker that carries calls is built with this host's service in it.
     const caller: DataCaller = {
       call: (service, version, action, params, callOptions) => {
-        if (!this.caller) return Promise.reject(new ShoalError('UNAVAILABLE', 'the data store is not started yet', { sent: false }));
-        return this.caller.call(service, version, action, params, callOptions);
+        if (!this.#caller) return Promise.reject(new ShoalError('UNAVAILABLE', 'the data store is not started yet', { sent: false }));
+        return this.#caller.call(service, version, action, params, callOptions);
       },
     };
-    this.router = new DataRouter({ caller, maps: this.maps, collections: options.collections, logger: this.logger });
-    const ops = new ShardOps(this.shards, this.fences, this.maps);
+    this.router = new DataRouter({ caller, maps: this.maps, collections: options.collections, logger: this.#logger });
+    const ops = new ShardOps(this.shards, this.#fences, this.maps);
     const admin = new DataAdmin({ router: this.router, maps: this.maps, coordinator: options.coordinator, caller });
     this.service = dataService(ops, admin);
-    this.registration = new Membership(options.coordinator, { prefix: DATA_NODES_PREFIX, logger: this.logger });
+    this.#registration = new Membership(options.coordinator, { prefix: DATA_NODES_PREFIX, logger: this.#logger });
     if (options.rebalancer !== false) {
-      this.rebalancer = new Rebalancer({ ...(options.rebalancer ?? {}), nodeId: options.nodeId, coordinator: options.coordinator, caller, maps: this.maps, logger: this.logger });
+      this.#rebalancer = new Rebalancer({ ...(options.rebalancer ?? {}), nodeId: options.nodeId, coordinator: options.coordinator, caller, maps: this.maps, logger: this.#logger });
     }
   }
 
   /** Starts serving: loads the map and the fences of moves in flight (shard operations wait for both), then joins as a data node. */
   async start(caller: DataCaller): Promise<void> {
-    this.caller = caller;
+    this.#caller = caller;
     await this.maps.start();
-    for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 2_000)) {
+    for (let delay = 100; !this.#stopped; delay = Math.min(delay * 2, 2_000)) {
       try {
-        await this.fences.load();
+        await this.#fences.load();
         break;
       } catch (err) {
         // A source must know its fences before it serves a write, so it waits for the coordinator.
-        this.logger.warn({ err: toShoalError(err).message }, 'move records not readable yet; data operations wait');
+        this.#logger.warn({ err: toShoalError(err).message }, 'move records not readable yet; data operations wait');
         await sleep(delay);
       }
     }
-    this.markReady();
-    void this.register();
-    this.rebalancer?.start();
+    this.#markReady();
+    void this.#register();
+    this.#rebalancer?.start();
   }
 
-  private async register(): Promise<void> {
-    const record = { id: this.nodeId, role: 'node' as const, pid: process.pid, startedAt: Date.now(), services: [], groups: [...(this.options.groups ?? [])], draining: false };
-    for (let delay = 100; !this.stopped && !this.registered; delay = Math.min(delay * 2, 2_000)) {
+  async #register(): Promise<void> {
+    const record = { id: this.nodeId, role: 'node' as const, pid: process.pid, startedAt: Date.now(), services: [], groups: [...(this.#options.groups ?? [])], draining: false };
+    for (let delay = 100; !this.#stopped && !this.#registered; delay = Math.min(delay * 2, 2_000)) {
       try {
-        await this.registration.join(record, { ttlMs: this.options.memberTtlMs ?? 2_000 });
-        this.registered = true;
-        this.logger.info({ groups: record.groups }, 'joined as data node');
+        await this.#registration.join(record, { ttlMs: this.#options.memberTtlMs ?? 2_000 });
+        this.#registered = true;
+        this.#logger.info({ groups: record.groups }, 'joined as data node');
       } catch {
         await sleep(delay);
       }
@@ -132,25 +132,25 @@ export class DataHost {
    * others, and resolves once none is left here (or no other data node could take them).
    */
   async drain(timeoutMs = 120_000): Promise<{ drained: boolean }> {
-    if (!this.registered) return { drained: true };
-    await this.registration.update({ draining: true });
+    if (!this.#registered) return { drained: true };
+    await this.#registration.update({ draining: true });
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       const map = await this.maps.refresh().catch(() => this.maps.map);
       const holding = map.shardsLedBy(this.nodeId).some((s) => map.slotsOfShard(s.id).length > 0);
       if (!holding) return { drained: true };
-      if (!(await this.othersCanTakeOver())) {
-        this.logger.warn({}, 'no other data node can take this node\'s slots; stopping without draining');
+      if (!(await this.#othersCanTakeOver())) {
+        this.#logger.warn({}, 'no other data node can take this node\'s slots; stopping without draining');
         return { drained: false };
       }
       await sleep(200);
     }
-    this.logger.warn({ timeoutMs }, 'drain timed out; slots still here');
+    this.#logger.warn({ timeoutMs }, 'drain timed out; slots still here');
     return { drained: false };
   }
 
-  private async othersCanTakeOver(): Promise<boolean> {
-    const { entries } = await this.options.coordinator.list(DATA_NODES_PREFIX).catch(() => ({ entries: [] }));
+  async #othersCanTakeOver(): Promise<boolean> {
+    const { entries } = await this.#options.coordinator.list(DATA_NODES_PREFIX).catch(() => ({ entries: [] }));
     return entries.some((e) => {
       const v = e.value as { id?: unknown; draining?: unknown } | null;
       return v?.id !== this.nodeId && v?.draining !== true;
@@ -159,13 +159,13 @@ export class DataHost {
 
   /** Stops leading, leaves the data-node list and closes the shards; call after the broker stopped serving. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.markReady();
-    await this.rebalancer?.stop();
-    await this.registration.leave().catch(() => undefined);
-    this.registration.close();
-    this.fences.close();
+    this.#stopped = true;
+    this.#markReady();
+    await this.#rebalancer?.stop();
+    await this.#registration.leave().catch(() => undefined);
+    this.#registration.close();
+    this.#fences.close();
     this.maps.close();
-    this.shards.close();
+    await this.shards.close();
   }
 }

@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path';
 import { SqliteShardEngine } from '../sqlite/index.ts';
 import type { ShardEngine } from '../types.ts';
 
-/** Opens the storage of one shard replica; tests may pass another ShardEngine driver. */
-export type ShardEngineFactory = (shardId: number) => ShardEngine;
+/** Opens the storage of one shard replica (async, as a driver may connect first); tests may pass another ShardEngine driver. */
+export type ShardEngineFactory = (shardId: number) => Promise<ShardEngine>;
 
 /** Where a node keeps a shard: DIR/data/<nodeId>/shard-<id>.db. */
 export function shardPath(dir: string, nodeId: string, shardId: number): string {
@@ -12,7 +12,7 @@ export function shardPath(dir: string, nodeId: string, shardId: number): string 
 }
 
 export function sqliteEngines(dir: string, nodeId: string): ShardEngineFactory {
-  return (shardId) => {
+  return async (shardId) => {
     const path = shardPath(dir, nodeId, shardId);
     mkdirSync(dirname(path), { recursive: true });
     return new SqliteShardEngine(path);

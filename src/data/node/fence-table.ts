@@ -16,60 +16,60 @@ interface Fence {
  * before the watch would deliver it.
  */
 export class FenceTable {
-  private readonly fences = new Map<string, Fence>();
-  private readonly coordinator: Coordinator;
-  private readonly logger: Logger;
-  private watch?: Watch;
+  readonly #fences = new Map<string, Fence>();
+  readonly #coordinator: Coordinator;
+  readonly #logger: Logger;
+  #watch?: Watch;
 
   constructor(coordinator: Coordinator, logger: Logger = silentLogger) {
-    this.coordinator = coordinator;
-    this.logger = logger;
+    this.#coordinator = coordinator;
+    this.#logger = logger;
   }
 
   /** Loads the fences of moves in flight, then follows changes; rejects while the coordinator is unreachable. */
   async load(): Promise<void> {
-    const { entries, revision } = await this.coordinator.list(MOVES_PREFIX);
-    for (const entry of entries) this.apply(entry.key, entry.value);
-    this.watch = this.coordinator.watch(
+    const { entries, revision } = await this.#coordinator.list(MOVES_PREFIX);
+    for (const entry of entries) this.#apply(entry.key, entry.value);
+    this.#watch = this.#coordinator.watch(
       MOVES_PREFIX,
       (event) => {
-        if (event.type === 'put') this.apply(event.entry.key, event.entry.value);
-        else if (event.type === 'delete') this.fences.delete(event.key);
-        else void this.reload();
+        if (event.type === 'put') this.#apply(event.entry.key, event.entry.value);
+        else if (event.type === 'delete') this.#fences.delete(event.key);
+        else void this.#reload();
       },
       { afterRevision: revision },
     );
   }
 
-  private async reload(): Promise<void> {
+  async #reload(): Promise<void> {
     try {
-      const { entries } = await this.coordinator.list(MOVES_PREFIX);
-      this.fences.clear();
-      for (const entry of entries) this.apply(entry.key, entry.value);
+      const { entries } = await this.#coordinator.list(MOVES_PREFIX);
+      this.#fences.clear();
+      for (const entry of entries) this.#apply(entry.key, entry.value);
     } catch (err) {
-      this.logger.warn({ err: toShoalError(err).message }, 'could not reload move records');
+      this.#logger.warn({ err: toShoalError(err).message }, 'could not reload move records');
     }
   }
 
-  private apply(key: string, value: unknown): void {
-    if (isMoveRecord(value) && fencesSource(value.phase)) this.fences.set(key, { shard: value.fromShard, first: value.first, last: value.last });
-    else this.fences.delete(key);
+  #apply(key: string, value: unknown): void {
+    if (isMoveRecord(value) && fencesSource(value.phase)) this.#fences.set(key, { shard: value.fromShard, first: value.first, last: value.last });
+    else this.#fences.delete(key);
   }
 
   fence(key: string, shard: number, first: number, last: number): void {
-    this.fences.set(key, { shard, first, last });
+    this.#fences.set(key, { shard, first, last });
   }
 
   unfence(key: string): void {
-    this.fences.delete(key);
+    this.#fences.delete(key);
   }
 
   isFenced(shard: number, slot: number): boolean {
-    for (const f of this.fences.values()) if (f.shard === shard && slot >= f.first && slot <= f.last) return true;
+    for (const f of this.#fences.values()) if (f.shard === shard && slot >= f.first && slot <= f.last) return true;
     return false;
   }
 
   close(): void {
-    this.watch?.close();
+    this.#watch?.close();
   }
 }

@@ -91,7 +91,8 @@ export async function runMove(ctx: MoveContext, planned: PlannedMove): Promise<v
 
     await setPhase('fenced');
     await call(fromNode, 'fence', { shard: planned.fromShard, move: key, ...range });
-    // Fenced: nothing new reaches the source's log for these slots, so this replay is final.
+    // Fenced: nothing new reaches the source's log for these slots (the fence answers only once
+    // the writes it let through before are committed), so this replay is final.
     for (;;) {
       const replayed = await replay(call, planned, fromNode, toNode, seq);
       seq = replayed.seq;

@@ -17,35 +17,35 @@ export class CollectionTable {
   readonly spec: CollectionSpec;
   readonly ordinal: number;
   readonly table: string;
-  private readonly selectOne: StatementSync;
-  private readonly upsertNext: StatementSync;
-  private readonly writeExact: StatementSync;
-  private readonly deleteOne: StatementSync;
-  private readonly exportPage: StatementSync;
-  private readonly logSlot: StatementSync;
-  private readonly deleteSlot: StatementSync;
-  private readonly countBySlot: StatementSync;
+  readonly #selectOne: StatementSync;
+  readonly #upsertNext: StatementSync;
+  readonly #writeExact: StatementSync;
+  readonly #deleteOne: StatementSync;
+  readonly #exportPage: StatementSync;
+  readonly #logSlot: StatementSync;
+  readonly #deleteSlot: StatementSync;
+  readonly #countBySlot: StatementSync;
 
   constructor(db: DatabaseSync, spec: CollectionSpec, ordinal: number) {
     this.spec = spec;
     this.ordinal = ordinal;
     const t = tableName(spec.name);
     this.table = t;
-    this.selectOne = db.prepare(`SELECT slot, version, json(doc) AS doc FROM ${t} WHERE key = ? AND id = ?`);
-    this.upsertNext = db.prepare(
+    this.#selectOne = db.prepare(`SELECT slot, version, json(doc) AS doc FROM ${t} WHERE key = ? AND id = ?`);
+    this.#upsertNext = db.prepare(
       `INSERT INTO ${t} (key, id, slot, version, doc) VALUES (?, ?, ?, 1, jsonb(?))
        ON CONFLICT (key, id) DO UPDATE SET slot = excluded.slot, version = version + 1, doc = excluded.doc
        RETURNING version`,
     );
-    this.writeExact = db.prepare(
+    this.#writeExact = db.prepare(
       `INSERT INTO ${t} (key, id, slot, version, doc) VALUES (?, ?, ?, ?, jsonb(?))
        ON CONFLICT (key, id) DO UPDATE SET slot = excluded.slot, version = excluded.version, doc = excluded.doc`,
     );
-    this.deleteOne = db.prepare(`DELETE FROM ${t} WHERE key = ? AND id = ? RETURNING slot`);
-    this.exportPage = db.prepare(`SELECT rowid, key, id, version, json(doc) AS doc FROM ${t} WHERE slot = ? AND rowid > ? ORDER BY rowid LIMIT ?`);
-    this.logSlot = db.prepare(`INSERT INTO _changes (collection, slot, key, id) SELECT ?, slot, key, id FROM ${t} WHERE slot = ?`);
-    this.deleteSlot = db.prepare(`DELETE FROM ${t} WHERE slot = ?`);
-    this.countBySlot = db.prepare(`SELECT slot, count(*) AS n FROM ${t} GROUP BY slot`);
+    this.#deleteOne = db.prepare(`DELETE FROM ${t} WHERE key = ? AND id = ? RETURNING slot`);
+    this.#exportPage = db.prepare(`SELECT rowid, key, id, version, json(doc) AS doc FROM ${t} WHERE slot = ? AND rowid > ? ORDER BY rowid LIMIT ?`);
+    this.#logSlot = db.prepare(`INSERT INTO _changes (collection, slot, key, id) SELECT ?, slot, key, id FROM ${t} WHERE slot = ?`);
+    this.#deleteSlot = db.prepare(`DELETE FROM ${t} WHERE slot = ?`);
+    this.#countBySlot = db.prepare(`SELECT slot, count(*) AS n FROM ${t} GROUP BY slot`);
   }
 
   get name(): string {
@@ -53,35 +53,35 @@ export class CollectionTable {
   }
 
   read(key: string, id: string): StoredRow | undefined {
-    return this.selectOne.get(key, id) as StoredRow | undefined;
+    return this.#selectOne.get(key, id) as StoredRow | undefined;
   }
 
   /** Upserts and returns the new version (1 for a new document). */
   upsert(key: string, id: string, slot: number, json: string): number {
-    return (this.upsertNext.get(key, id, slot, json) as { version: number }).version;
+    return (this.#upsertNext.get(key, id, slot, json) as { version: number }).version;
   }
 
   write(key: string, id: string, slot: number, version: number, json: string): void {
-    this.writeExact.run(key, id, slot, version, json);
+    this.#writeExact.run(key, id, slot, version, json);
   }
 
   /** Deletes and returns the slot the document was in, or undefined when absent. */
   remove(key: string, id: string): number | undefined {
-    return (this.deleteOne.get(key, id) as { slot: number } | undefined)?.slot;
+    return (this.#deleteOne.get(key, id) as { slot: number } | undefined)?.slot;
   }
 
   exportSlot(slot: number, afterRowId: number, limit: number): Array<{ rowid: number; key: string; id: string; version: number; doc: string }> {
-    return this.exportPage.all(slot, afterRowId, limit) as Array<{ rowid: number; key: string; id: string; version: number; doc: string }>;
+    return this.#exportPage.all(slot, afterRowId, limit) as Array<{ rowid: number; key: string; id: string; version: number; doc: string }>;
   }
 
   /** Logs a delete for every document of the slot, then deletes them; returns how many. */
   dropSlot(slot: number): number {
-    this.logSlot.run(this.name, slot);
-    return Number(this.deleteSlot.run(slot).changes);
+    this.#logSlot.run(this.name, slot);
+    return Number(this.#deleteSlot.run(slot).changes);
   }
 
   slotSizes(): Array<{ slot: number; n: number }> {
-    return this.countBySlot.all() as Array<{ slot: number; n: number }>;
+    return this.#countBySlot.all() as Array<{ slot: number; n: number }>;
   }
 }
 

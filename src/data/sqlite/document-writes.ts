@@ -19,32 +19,32 @@ export interface WriteDone {
 }
 
 export class DocumentWrites {
-  private readonly changes: ChangeLog;
-  private readonly table: (collection: unknown) => CollectionTable;
+  readonly #changes: ChangeLog;
+  readonly #table: (collection: unknown) => CollectionTable;
 
   constructor(changes: ChangeLog, table: (collection: unknown) => CollectionTable) {
-    this.changes = changes;
-    this.table = table;
+    this.#changes = changes;
+    this.#table = table;
   }
 
   apply(write: ShardWrite): WriteDone {
     switch (write?.op) {
       case 'put':
-        return this.put(write);
+        return this.#put(write);
       case 'update':
-        return this.update(write);
+        return this.#update(write);
       case 'delete':
-        return this.delete(write);
+        return this.#delete(write);
       case 'increment':
-        return this.increment(write);
+        return this.#increment(write);
       default:
         throw new ShoalError('BAD_REQUEST', `unknown write ${JSON.stringify((write as { op?: unknown } | undefined)?.op)}`);
     }
   }
 
-  private put(w: Extract<ShardWrite, { op: 'put' }>): WriteDone {
+  #put(w: Extract<ShardWrite, { op: 'put' }>): WriteDone {
     const { collection, ref, slot, doc } = w;
-    const table = this.table(collection);
+    const table = this.#table(collection);
     checkRef(ref);
     checkSlot(slot);
     checkDocumentObject(doc, 'a document');
@@ -59,13 +59,13 @@ export class DocumentWrites {
       version = expected + 1;
       table.write(ref.key, ref.id, slot, version, json);
     }
-    this.changes.record(collection, slot, ref.key, ref.id);
+    this.#changes.record(collection, slot, ref.key, ref.id);
     return { value: storedDocument(ref.key, ref.id, version, json), slot };
   }
 
-  private update(w: Extract<ShardWrite, { op: 'update' }>): WriteDone {
+  #update(w: Extract<ShardWrite, { op: 'update' }>): WriteDone {
     const { collection, ref, changes } = w;
-    const table = this.table(collection);
+    const table = this.#table(collection);
     checkRef(ref);
     checkDocumentObject(changes, 'update changes');
     const expected = expectedVersion(w.options);
@@ -76,24 +76,24 @@ export class DocumentWrites {
     checkDocumentAddress(table.spec, ref, merged);
     const json = checkDocumentSize(collection, merged, table.spec.maxDocumentBytes);
     table.write(ref.key, ref.id, current.slot, current.version + 1, json);
-    this.changes.record(collection, current.slot, ref.key, ref.id);
+    this.#changes.record(collection, current.slot, ref.key, ref.id);
     return { value: storedDocument(ref.key, ref.id, current.version + 1, json), slot: current.slot };
   }
 
-  private delete(w: Extract<ShardWrite, { op: 'delete' }>): WriteDone {
+  #delete(w: Extract<ShardWrite, { op: 'delete' }>): WriteDone {
     const { collection, ref } = w;
-    const table = this.table(collection);
+    const table = this.#table(collection);
     checkRef(ref);
     const expected = expectedVersion(w.options);
     if (expected !== undefined) checkVersionMatch(expected, table.read(ref.key, ref.id)?.version ?? 0, collection, ref);
     const removedFrom = table.remove(ref.key, ref.id);
-    if (removedFrom !== undefined) this.changes.record(collection, removedFrom, ref.key, ref.id);
+    if (removedFrom !== undefined) this.#changes.record(collection, removedFrom, ref.key, ref.id);
     return { value: removedFrom !== undefined, slot: removedFrom ?? slotOf(ref.key) };
   }
 
-  private increment(w: Extract<ShardWrite, { op: 'increment' }>): WriteDone {
+  #increment(w: Extract<ShardWrite, { op: 'increment' }>): WriteDone {
     const { collection, ref, slot } = w;
-    const table = this.table(collection);
+    const table = this.#table(collection);
     checkRef(ref);
     checkSlot(slot);
     const entries = checkDeltas(table.spec, w.deltas);
@@ -104,7 +104,7 @@ export class DocumentWrites {
     const version = (current?.version ?? 0) + 1;
     const at = current?.slot ?? slot;
     table.write(ref.key, ref.id, at, version, json);
-    this.changes.record(collection, at, ref.key, ref.id);
+    this.#changes.record(collection, at, ref.key, ref.id);
     return { value: storedDocument(ref.key, ref.id, version, json), slot: at };
   }
 }

@@ -27,12 +27,12 @@ const PLAN_CACHE_SIZE = 256;
 const INDEX_RANGE = /\bSEARCH\b.*\bUSING INDEX\b.*\(([^)]*)\)/;
 
 export class QueryPlanner {
-  private readonly statement: (sql: string) => StatementSync;
+  readonly #statement: (sql: string) => StatementSync;
   /** Per statement: whether SQLite plans it as an index range search. */
-  private readonly rangeSearch = new Map<string, boolean>();
+  readonly #rangeSearch = new Map<string, boolean>();
 
   constructor(statement: (sql: string) => StatementSync) {
-    this.statement = statement;
+    this.#statement = statement;
   }
 
   /** True when the table holds rows of no slot outside `slots`, so filtering by them changes nothing. */
@@ -47,32 +47,32 @@ export class QueryPlanner {
     }
     gaps.push(`EXISTS (SELECT 1 FROM ${table} WHERE slot > ?)`);
     params.push(runs[runs.length - 1][1]);
-    const row = this.statement(`SELECT ${gaps.join(' OR ')} AS outside`).get(...params) as { outside: number | bigint };
+    const row = this.#statement(`SELECT ${gaps.join(' OR ')} AS outside`).get(...params) as { outside: number | bigint };
     return Number(row.outside) === 0;
   }
 
   /** The SQL to run: the compiled statement, or its full-scan twin when its index range would cover most rows. */
   choose(table: string, compiled: CompiledQuery): string {
-    if (compiled.where.sql === '' || !this.isRangeSearch(compiled)) return compiled.sql;
-    const total = Number((this.statement(`SELECT count(*) AS n FROM ${table}`).get() as { n: number | bigint }).n);
+    if (compiled.where.sql === '' || !this.#isRangeSearch(compiled)) return compiled.sql;
+    const total = Number((this.#statement(`SELECT count(*) AS n FROM ${table}`).get() as { n: number | bigint }).n);
     if (total < MIN_ROWS_TO_CHOOSE) return compiled.sql;
     const cap = Math.ceil(total * SCAN_SHARE);
-    const probe = this.statement(`SELECT count(*) AS n FROM (SELECT 1 FROM ${table}${compiled.where.sql} LIMIT ?)`);
+    const probe = this.#statement(`SELECT count(*) AS n FROM (SELECT 1 FROM ${table}${compiled.where.sql} LIMIT ?)`);
     const matched = Number((probe.get(...compiled.where.params, cap) as { n: number | bigint }).n);
     return matched >= cap ? compiled.scanSql : compiled.sql;
   }
 
-  private isRangeSearch(compiled: CompiledQuery): boolean {
-    let known = this.rangeSearch.get(compiled.sql);
+  #isRangeSearch(compiled: CompiledQuery): boolean {
+    let known = this.#rangeSearch.get(compiled.sql);
     if (known === undefined) {
-      const plan = this.statement(`EXPLAIN QUERY PLAN ${compiled.sql}`).all() as Array<{ detail: string }>;
+      const plan = this.#statement(`EXPLAIN QUERY PLAN ${compiled.sql}`).all() as Array<{ detail: string }>;
       known = plan.some((step) => {
         // Expression columns print as "<expr>", whose brackets are no comparison.
         const constraint = INDEX_RANGE.exec(step.detail)?.[1]?.replaceAll('<expr>', 'x');
         return constraint !== undefined && !step.detail.includes('COVERING') && /[<>]/.test(constraint) && !/(^|[^<>!])=/.test(constraint);
       });
-      if (this.rangeSearch.size >= PLAN_CACHE_SIZE) this.rangeSearch.clear();
-      this.rangeSearch.set(compiled.sql, known);
+      if (this.#rangeSearch.size >= PLAN_CACHE_SIZE) this.#rangeSearch.clear();
+      this.#rangeSearch.set(compiled.sql, known);
     }
     return known;
   }

@@ -1,16 +1,16 @@
 /**
- * Differential test: the same documents in one engine and split by slot over four engines; every
- * random query must answer the same through mergeShardResults either way.
+ * ShardEngine conformance, differential: the same documents in one engine and split by slot
+ * over four engines; every random query must answer the same through mergeShardResults either
+ * way.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { collectionSpec, defineCollection, documentRefOf } from '../../src/data/collection.ts';
 import { mergeShardResults } from '../../src/data/query/index.ts';
 import { slotOf } from '../../src/data/slots.ts';
-import type { SqliteShardEngine } from '../../src/data/sqlite/index.ts';
-import { SLOT_COUNT, type AggregateOp, type JsonDocument, type Query, type Scalar, type Where } from '../../src/data/types.ts';
+import { SLOT_COUNT, type AggregateOp, type JsonDocument, type Query, type Scalar, type ShardEngine, type Where } from '../../src/data/types.ts';
 import { seededRandom, testSeed, type Random } from '../support/data-random.ts';
-import { engineDir, type EngineDir } from '../support/data-engines.ts';
+import type { EngineOpener } from './shard-engine-support.ts';
 
 const SHARDS = 4;
 const DOCS = 600;
@@ -145,54 +145,54 @@ function sameResult(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-describe('cross-shard queries equal a single database', () => {
-  const seed = testSeed(Date.now() % 1_000_000);
-  let dir: EngineDir;
-  let single: SqliteShardEngine;
-  let shards: SqliteShardEngine[];
-  const shardSlots: number[][] = Array.from({ length: SHARDS }, () => []);
-  for (let slot = 0; slot < SLOT_COUNT; slot++) shardSlots[Math.floor((slot * SHARDS) / SLOT_COUNT)].push(slot);
+export function randomQueryCases(engines: EngineOpener): void {
+  describe('cross-shard queries equal a single database', () => {
+    const seed = testSeed(Date.now() % 1_000_000);
+    let single: ShardEngine;
+    let shards: ShardEngine[];
+    const shardSlots: number[][] = Array.from({ length: SHARDS }, () => []);
+    for (let slot = 0; slot < SLOT_COUNT; slot++) shardSlots[Math.floor((slot * SHARDS) / SLOT_COUNT)].push(slot);
 
-  before(() => {
-    dir = engineDir();
-    single = dir.open('single');
-    shards = Array.from({ length: SHARDS }, (_, i) => dir.open(`shard${i}`));
-    for (const engine of [single, ...shards]) engine.ensureCollection(collectionSpec(items));
-    const random = seededRandom(seed);
-    for (let i = 0; i < DOCS; i++) {
-      const doc = randomDoc(random, i);
-      const ref = documentRefOf(items, doc);
-      const slot = slotOf(ref.key);
-      single.put('items', ref, slot, doc);
-      shards[Math.floor((slot * SHARDS) / SLOT_COUNT)].put('items', ref, slot, doc);
-    }
-  });
-  after(() => dir.cleanup());
-
-  it(`answers ${QUERIES} random queries identically`, () => {
-    const random = seededRandom(seed ^ 0x5eed);
-    let rowsQueries = 0;
-    let groupQueries = 0;
-    let nonEmpty = 0;
-    for (let n = 0; n < QUERIES; n++) {
-      const query = randomQuery(random);
-      const expected = mergeShardResults(query, [single.query('items', query)]);
-      const merged = mergeShardResults(query, shards.map((engine, i) => engine.query('items', query, shardSlots[i])));
-      if (!sameResult(merged, expected)) {
-        assert.deepEqual(merged, expected, `query #${n} differs (seed ${seed}; rerun with SHOAL_TEST_SEED=${seed}): ${JSON.stringify(query)}`);
+    before(async () => {
+      single = (await engines.fresh('single')).engine;
+      shards = [];
+      for (let i = 0; i < SHARDS; i++) shards.push((await engines.fresh(`shard${i}`)).engine);
+      for (const engine of [single, ...shards]) await engine.ensureCollection(collectionSpec(items));
+      const random = seededRandom(seed);
+      for (let i = 0; i < DOCS; i++) {
+        const doc = randomDoc(random, i);
+        const ref = documentRefOf(items, doc);
+        const slot = slotOf(ref.key);
+        await single.put('items', ref, slot, doc);
+        await shards[Math.floor((slot * SHARDS) / SLOT_COUNT)].put('items', ref, slot, doc);
       }
-      if (query.aggregate) groupQueries++;
-      else rowsQueries++;
-      if (expected.length > 0) nonEmpty++;
-    }
-    // The generator must exercise both modes and mostly produce answers worth comparing.
-    assert.ok(rowsQueries > 100 && groupQueries > 50, `rows ${rowsQueries}, groups ${groupQueries} (seed ${seed})`);
-    assert.ok(nonEmpty > QUERIES / 2, `only ${nonEmpty} queries had results (seed ${seed})`);
-  });
+    });
 
-  it('returns every document once for an unfiltered query', () => {
-    const all = mergeShardResults({ limit: 10_000 }, shards.map((engine, i) => engine.query('items', { limit: 10_000 }, shardSlots[i])));
-    assert.equal(all.length, DOCS);
-    assert.equal(new Set(all.map((row) => `${row._key}/${row._id}`)).size, DOCS);
+    it(`answers ${QUERIES} random queries identically`, async () => {
+      const random = seededRandom(seed ^ 0x5eed);
+      let rowsQueries = 0;
+      let groupQueries = 0;
+      let nonEmpty = 0;
+      for (let n = 0; n < QUERIES; n++) {
+        const query = randomQuery(random);
+        const expected = mergeShardResults(query, [await single.query('items', query)]);
+        const merged = mergeShardResults(query, await Promise.all(shards.map((engine, i) => engine.query('items', query, shardSlots[i]))));
+        if (!sameResult(merged, expected)) {
+          assert.deepEqual(merged, expected, `query #${n} differs (seed ${seed}; rerun with SHOAL_TEST_SEED=${seed}): ${JSON.stringify(query)}`);
+        }
+        if (query.aggregate) groupQueries++;
+        else rowsQueries++;
+        if (expected.length > 0) nonEmpty++;
+      }
+      // The generator must exercise both modes and mostly produce answers worth comparing.
+      assert.ok(rowsQueries > 100 && groupQueries > 50, `rows ${rowsQueries}, groups ${groupQueries} (seed ${seed})`);
+      assert.ok(nonEmpty > QUERIES / 2, `only ${nonEmpty} queries had results (seed ${seed})`);
+    });
+
+    it('returns every document once for an unfiltered query', async () => {
+      const all = mergeShardResults({ limit: 10_000 }, await Promise.all(shards.map((engine, i) => engine.query('items', { limit: 10_000 }, shardSlots[i]))));
+      assert.equal(all.length, DOCS);
+      assert.equal(new Set(all.map((row) => `${row._key}/${row._id}`)).size, DOCS);
+    });
   });
-});
+}
