@@ -8,5 +8,6 @@ export { z } from 'zod';
 export * from './config.ts';
 export * from './clock.ts';
 export * from './backoff.ts';
+export * from './circuit-breaker.ts';
 export * from './admin-token.ts';
 export * from './http/index.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CircuitBreaker, maxEjectable, OutlierDetector, RetryBudget, SLOW_START_FLOOR, slowStartFactor, TokenBucket } from '../../src/gateway/proxy/index.ts';
+import { UpstreamCircuit, maxEjectable, OutlierDetector, RetryBudget, SLOW_START_FLOOR, slowStartFactor, TokenBucket } from '../../src/gateway/proxy/index.ts';
 
 describe('TokenBucket', () => {
   it('allows a burst, then refills at the rate and says how long to wait', () => {
@@ -86,9 +86,9 @@ describe('OutlierDetector', () => {
   });
 });
 
-describe('CircuitBreaker', () => {
+describe('UpstreamCircuit', () => {
   it('opens after consecutive failures, admits one trial when half-open, and closes on success', () => {
-    const breaker = new CircuitBreaker({ maxConcurrent: 2, consecutiveFailures: 2, openFor: 1000 });
+    const breaker = new UpstreamCircuit({ maxConcurrent: 2, consecutiveFailures: 2, openFor: 1000 });
     assert.equal(breaker.admit(0, 0), true);
     assert.equal(breaker.admit(2, 0), false, 'at the concurrency limit');
     breaker.failure(0);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { composeChain, PluginRegistry, ShoalError, type OutboundAttempt, type OutboundCall } from '../../src/core/index.ts';
 import { circuitBreakerPlugin, retryPlugin, timeoutPlugin } from '../../src/runtime/index.ts';
 import { tightestDeadline } from '../../src/runtime/call-dispatcher.ts';
+import { ManualClock } from '../support/manual-clock.ts';
 
 function outboundCall(idempotent: boolean, deadline?: number): OutboundCall {
   const meta = deadline === undefined ? { requestId: 'r' } : { requestId: 'r', deadline };
@@ -66,7 +67,8 @@ describe('timeout plugin', () => {
 
 describe('circuit breaker plugin', () => {
   it('opens after consecutive endpoint failures, refuses, then lets one trial through', async () => {
-    const breaker = circuitBreakerPlugin({ failureThreshold: 3, openMs: 50 });
+    const clock = new ManualClock(1_000);
+    const breaker = circuitBreakerPlugin({ failureThreshold: 3, openMs: 50, now: clock.now });
     let fail = true;
     const attempt = composeChain([breaker.outboundAttempt!], async () => {
       if (fail) throw new ShoalError('UNAVAILABLE', 'down', { sent: true });
@@ -77,8 +79,13 @@ describe('circuit breaker plugin', () => {
     assert.equal(breaker.endpointAvailable!('n1', outboundCall(true)), false);
     assert.equal(breaker.endpointAvailable!('n2', outboundCall(true)), true, 'other endpoints unaffected');
     await assert.rejects(attempt(on('n1')), (e: ShoalError) => e.code === 'CIRCUIT_OPEN');
-    await new Promise((r) => setTimeout(r, 60));
+    clock.advance(49);
+    assert.equal(breaker.endpointAvailable!('n1', outboundCall(true)), false, 'still open just before the open period ends');
+    clock.advance(1);
     assert.equal(breaker.endpointAvailable!('n1', outboundCall(true)), true, 'half-open after the open period');
+    await assert.rejects(attempt(on('n1')), (e: ShoalError) => e.code === 'UNAVAILABLE', 'the trial fails');
+    assert.equal(breaker.endpointAvailable!('n1', outboundCall(true)), false, 'a failed trial opens the circuit again');
+    clock.advance(50);
     fail = false;
     assert.equal(await attempt(on('n1')), 'ok');
     assert.equal(breaker.endpointAvailable!('n1', outboundCall(true)), true);

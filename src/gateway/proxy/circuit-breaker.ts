@@ -1,61 +1,47 @@
+import { CircuitBreaker, type CircuitState } from '../../core/index.ts';
 import type { CircuitBreakerConfig } from './config-schema.ts';
 
-export type CircuitState = 'closed' | 'open' | 'half-open';
+export type { CircuitState };
+
+function policyOf(config: CircuitBreakerConfig) {
+  return { failureThreshold: config.consecutiveFailures, openMs: config.openFor };
+}
 
 /**
- * A circuit breaker for one upstream server. Consecutive connection failures or timeouts open
- * it: the server gets no requests for `openFor`, then one trial request decides whether it
- * closes again. Independently, `maxConcurrent` caps the requests in flight to the server.
+ * The lb's breaker for one upstream server: the shared circuit state machine, plus
+ * `maxConcurrent`, a cap on the requests in flight to the server that holds whatever the
+ * circuit's state.
  */
-export class CircuitBreaker {
-  #config: CircuitBreakerConfig;
-  #state: CircuitState = 'closed';
-  #failures = 0;
-  #openedAtMs = 0;
-  #trialInFlight = false;
+export class UpstreamCircuit {
+  readonly #circuit: CircuitBreaker;
+  #maxConcurrent: number;
 
   constructor(config: CircuitBreakerConfig) {
-    this.#config = config;
+    this.#circuit = new CircuitBreaker(policyOf(config));
+    this.#maxConcurrent = config.maxConcurrent;
   }
 
   configure(config: CircuitBreakerConfig): void {
-    this.#config = config;
+    this.#circuit.configure(policyOf(config));
+    this.#maxConcurrent = config.maxConcurrent;
   }
 
   state(nowMs: number): CircuitState {
-    if (this.#state === 'open' && nowMs - this.#openedAtMs >= this.#config.openFor) this.#state = 'half-open';
-    return this.#state;
+    return this.#circuit.state(nowMs);
   }
 
   /** Whether a request may go to the server now; a half-open circuit admits one trial at a time. */
   admit(inFlight: number, nowMs: number): boolean {
-    if (inFlight >= this.#config.maxConcurrent) return false;
-    if (this.#state === 'closed') return true;
-    if (this.state(nowMs) === 'open' || this.#trialInFlight) return false;
-    this.#trialInFlight = true;
-    return true;
+    return inFlight < this.#maxConcurrent && this.#circuit.admit(nowMs);
   }
 
   /** The server answered. Returns true when this closed an open or half-open circuit. */
   success(): boolean {
-    this.#failures = 0;
-    this.#trialInFlight = false;
-    if (this.#state === 'closed') return false;
-    this.#state = 'closed';
-    return true;
+    return this.#circuit.success();
   }
 
   /** The server could not be reached or timed out. Returns true when this opened the circuit. */
   failure(nowMs: number): boolean {
-    this.#failures++;
-    const wasTrial = this.#trialInFlight;
-    this.#trialInFlight = false;
-    if (this.#state === 'open') return false;
-    if (wasTrial || this.#state === 'half-open' || this.#failures >= this.#config.consecutiveFailures) {
-      this.#state = 'open';
-      this.#openedAtMs = nowMs;
-      return true;
-    }
-    return false;
+    return this.#circuit.failure(nowMs);
   }
 }

@@ -11,7 +11,7 @@ export type { LbRunOptions } from './lb-process.ts';
 export { LoadBalancer, type ListenerAddress, type LoadBalancerOptions } from './load-balancer.ts';
 export { runLoadBalancer, workerCount } from './run.ts';
 // Building blocks, exported for their unit tests and for the cluster gateway.
-export { CircuitBreaker, type CircuitState } from './circuit-breaker.ts';
+export { UpstreamCircuit, type CircuitState } from './circuit-breaker.ts';
 export { maxEjectable, OutlierDetector } from './outlier-detector.ts';
 export { RateLimiter } from './rate-limiter.ts';
 export { RetryBudget } from './retry-budget.ts';

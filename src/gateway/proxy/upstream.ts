@@ -1,5 +1,5 @@
 import type { Endpoint } from '../../balance/index.ts';
-import { CircuitBreaker } from './circuit-breaker.ts';
+import { UpstreamCircuit } from './circuit-breaker.ts';
 import type { BackendConfig } from './config-schema.ts';
 import type { UpstreamErrorKind, UpstreamMetrics } from './lb-metrics.ts';
 import { OutlierDetector } from './outlier-detector.ts';
@@ -20,7 +20,7 @@ export class Upstream implements Endpoint {
   weight: number;
   configuredWeight: number;
   readonly pool: ConnectionPool;
-  readonly circuit: CircuitBreaker;
+  readonly circuit: UpstreamCircuit;
   readonly outlier: OutlierDetector;
   readonly metrics: UpstreamMetrics;
   inFlight = 0;
@@ -42,7 +42,7 @@ export class Upstream implements Endpoint {
     this.weight = weight;
     this.configuredWeight = weight;
     this.pool = new ConnectionPool(this.host, this.port, config.maxSocketsPerServer, config.timeouts.idle);
-    this.circuit = new CircuitBreaker(config.circuitBreaker);
+    this.circuit = new UpstreamCircuit(config.circuitBreaker);
     this.outlier = new OutlierDetector(config.outlierDetection);
     this.metrics = metrics;
   }

@@ -1,4 +1,4 @@
-import { ShoalError, toShoalError, type Plugin } from '../../core/index.ts';
+import { CircuitBreaker, ShoalError, toShoalError, type Plugin } from '../../core/index.ts';
 
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. */
@@ -9,11 +9,6 @@ export interface CircuitBreakerOptions {
   now?: () => number;
 }
 
-type CircuitState = { kind: 'closed'; failures: number } | { kind: 'open'; until: number } | { kind: 'half-open'; trial: boolean };
-
-/** The state of an endpoint with no recent failure; shared, since closed states are never mutated. */
-const healthy: CircuitState = Object.freeze({ kind: 'closed', failures: 0 });
-
 /** Failures that say the endpoint is unwell, as opposed to the caller's own mistakes. */
 const endpointFailureCodes = new Set(['UNAVAILABLE', 'TIMEOUT']);
 
@@ -23,36 +18,24 @@ const endpointFailureCodes = new Set(['UNAVAILABLE', 'TIMEOUT']);
  * NOT_FOUND…) say nothing about the endpoint's health and do not count.
  */
 export function circuitBreakerPlugin(options: CircuitBreakerOptions = {}): Plugin {
-  const failureThreshold = options.failureThreshold ?? 5;
-  const openMs = options.openMs ?? 5_000;
+  const policy = { failureThreshold: options.failureThreshold ?? 5, openMs: options.openMs ?? 5_000 };
   const now = options.now ?? Date.now;
-  const circuits = new Map<string, CircuitState>();
-
-  function current(endpointId: string): CircuitState {
-    const state = circuits.get(endpointId);
-    if (state?.kind === 'open' && now() >= state.until) {
-      const halfOpen: CircuitState = { kind: 'half-open', trial: false };
-      circuits.set(endpointId, halfOpen);
-      return halfOpen;
-    }
-    return state ?? healthy;
-  }
+  // Only endpoints that failed have a circuit; a healthy call path looks one up and finds none.
+  const circuits = new Map<string, CircuitBreaker>();
 
   return {
     name: 'shoal:circuit-breaker',
     endpointAvailable(endpointId) {
-      const state = current(endpointId);
-      return state.kind === 'closed' || (state.kind === 'half-open' && !state.trial);
+      return circuits.get(endpointId)?.available(now()) ?? true;
     },
     // Not async: one .then() per attempt rather than an async frame and its promise.
     outboundAttempt(attempt, next) {
       if (attempt.local) return next(attempt);
       const id = attempt.endpointId;
-      const state = current(id);
-      if (state.kind === 'open' || (state.kind === 'half-open' && state.trial)) {
+      const circuit = circuits.get(id);
+      if (circuit && !circuit.admit(now())) {
         return Promise.reject(new ShoalError('CIRCUIT_OPEN', `circuit to ${id} is open`, { endpoint: id, sent: false }));
       }
-      if (state.kind === 'half-open') state.trial = true;
       let pending: Promise<unknown>;
       try {
         pending = next(attempt);
@@ -61,14 +44,15 @@ export function circuitBreakerPlugin(options: CircuitBreakerOptions = {}): Plugi
       }
       return pending.then(
         (result) => {
-          circuits.delete(id);
+          if (circuit) circuits.delete(id);
           return result;
         },
         (err: unknown) => {
           const error = toShoalError(err);
           if (endpointFailureCodes.has(error.code)) {
-            const failures = state.kind === 'closed' ? state.failures + 1 : failureThreshold;
-            circuits.set(id, failures >= failureThreshold ? { kind: 'open', until: now() + openMs } : { kind: 'closed', failures });
+            let failing = circuits.get(id);
+            if (!failing) circuits.set(id, (failing = new CircuitBreaker(policy)));
+            failing.failure(now());
           }
           throw error;
         },
