@@ -7,10 +7,7 @@
  * member keeps renewing (and re-joins if its lease was lost meanwhile), and watchers keep
  * the last list they knew instead of clearing it.
  */
-import { ShoalError, toShoalError } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
-import { silentLogger } from '../core/logger.ts';
-import { Backoff } from '../core/backoff.ts';
+import { ShoalError, toShoalError, silentLogger, Backoff, type Logger } from '../core/index.ts';
 import type { Coordinator, KvEntry, Lease, Watch, WatchEvent } from './index.ts';
 
 export interface ActionDescriptor {

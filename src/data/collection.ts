@@ -3,8 +3,7 @@
  * it leaves the caller: the partition key and id that address a document, its JSON shape, its
  * size and its schema.
  */
-import { ShoalError } from '../core/errors.ts';
-import { validateParams } from '../core/validate.ts';
+import { ShoalError, validateParams } from '../core/index.ts';
 import { assertFieldPath, assertSqlName, readPath } from './query/paths.ts';
 import type { CollectionDefinition, CollectionSpec, DocumentRef, IndexDefinition, JsonDocument } from './types.ts';
 

@@ -1,5 +1,5 @@
 import { Membership, type Coordinator, type MemberRecord, type Watch } from '../control/index.ts';
-import { toShoalError, type Logger } from '../core/index.ts';
+import { Backoff, toShoalError, type Logger } from '../core/index.ts';
 import type { PeerAddress } from '../transport/index.ts';
 import type { LocalServices } from './local-services.ts';
 import type { ServiceRegistry } from './registry.ts';
@@ -86,8 +86,9 @@ export class Presence {
   }
 
   async #rejoinInBackground(): Promise<void> {
-    for (let delayMs = 200; this.#state === 'joining'; delayMs = Math.min(delayMs * 2, 2_000)) {
-      await new Promise((r) => setTimeout(r, delayMs));
+    const backoff = new Backoff({ initialMs: 200, maxMs: 2_000 });
+    while (this.#state === 'joining') {
+      await new Promise((r) => setTimeout(r, backoff.next()));
       if (this.#state !== 'joining') return;
       this.#membership.close();
       this.#membership = new Membership(this.#options.coordinator, { logger: this.#options.logger });

@@ -5,8 +5,7 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import type { ClientRequest } from 'node:http';
-import { ShoalError, errorFromWire } from '../../core/errors.ts';
-import type { Logger } from '../../core/logger.ts';
+import { ShoalError, errorFromWire, type Logger } from '../../core/index.ts';
 import type { CoordinatorState } from '../index.ts';
 import { SIGNATURE_HEADER, TIME_HEADER, signRequest } from './auth.ts';
 

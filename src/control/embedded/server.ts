@@ -8,10 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { ShoalError, toShoalError } from '../../core/errors.ts';
+import { ShoalError, toShoalError, silentLogger, type Logger } from '../../core/index.ts';
 import { closeHttp, listenHttp, readBody, requestUrl, sendError, sendJson } from '../../core/http/index.ts';
-import type { Logger } from '../../core/logger.ts';
-import { silentLogger } from '../../core/logger.ts';
 import { verifyRequest } from './auth.ts';
 import {
   MAX_BODY_BYTES,

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 import type { KvEntry, Lease } from '../index.ts';
 import type { StoredEvent } from './protocol.ts';
 

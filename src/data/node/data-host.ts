@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Membership, type Coordinator } from '../../control/index.ts';
-import { ShoalError, silentLogger, toShoalError, type ContextExtensions, type Logger } from '../../core/index.ts';
+import { Backoff, ShoalError, silentLogger, toShoalError, type ContextExtensions, type Logger } from '../../core/index.ts';
 import type { DataCollections } from '../index.ts';
 import { collectionSpec } from '../collection.ts';
 import { DATA_NODES_PREFIX } from '../map/keys.ts';
@@ -13,6 +13,9 @@ import { sqliteEngines, type ShardEngineFactory } from './engines.ts';
 import { FenceTable } from './fence-table.ts';
 import { ShardHost } from './shard-host.ts';
 import { ShardOps } from './shard-ops.ts';
+
+/** Waiting for the coordinator at start: soon at first, then every 2 s at most. */
+const RETRY_BACKOFF = { initialMs: 100, maxMs: 2_000 };
 
 export interface DataHostOptions {
   nodeId: string;
@@ -99,14 +102,15 @@ export class DataHost {
   async start(caller: DataCaller): Promise<void> {
     this.#caller = caller;
     await this.maps.start();
-    for (let delay = 100; !this.#stopped; delay = Math.min(delay * 2, 2_000)) {
+    const backoff = new Backoff(RETRY_BACKOFF);
+    while (!this.#stopped) {
       try {
         await this.#fences.load();
         break;
       } catch (err) {
         // A source must know its fences before it serves a write, so it waits for the coordinator.
         this.#logger.warn({ err: toShoalError(err).message }, 'move records not readable yet; data operations wait');
-        await sleep(delay);
+        await sleep(backoff.next());
       }
     }
     this.#markReady();
@@ -116,13 +120,14 @@ export class DataHost {
 
   async #register(): Promise<void> {
     const record = { id: this.nodeId, role: 'node' as const, pid: process.pid, startedAt: Date.now(), services: [], groups: [...(this.#options.groups ?? [])], draining: false };
-    for (let delay = 100; !this.#stopped && !this.#registered; delay = Math.min(delay * 2, 2_000)) {
+    const backoff = new Backoff(RETRY_BACKOFF);
+    while (!this.#stopped && !this.#registered) {
       try {
         await this.#registration.join(record, { ttlMs: this.#options.memberTtlMs ?? 2_000 });
         this.#registered = true;
         this.#logger.info({ groups: record.groups }, 'joined as data node');
       } catch {
-        await sleep(delay);
+        await sleep(backoff.next());
       }
     }
   }

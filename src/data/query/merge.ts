@@ -10,7 +10,7 @@
  *
  * The query may be as written or as checkQuery returned it. Always pass a shard's answer through here, even a single shard's: it strips `_sort`.
  */
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 import { compareText, compareValues } from './compare.ts';
 import { checkQuery, type CheckedQuery } from './validate.ts';
 import type { JsonDocument, PartialGroup, Query, Scalar, ShardQueryResult } from '../types.ts';

@@ -3,7 +3,7 @@
  * be a literal for SQLite to match it against an expression index), so they are checked against
  * strict patterns here and never contain quotes or other metacharacters.
  */
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 
 /** Dotted path of plain segments: letters, digits and underscores. */
 const FIELD_PATH = /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/;

@@ -3,7 +3,7 @@
  * BAD_REQUEST naming the offending part, never an SQLite error or a silently different result.
  */
 import { z } from 'zod';
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 import { isFieldPath, isSqlName } from './paths.ts';
 import type { AggregateOp, Query, Where } from '../types.ts';
 

@@ -8,7 +8,7 @@
  * gets CONFLICT and must restart its copy, rather than silently missing changes.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 
 /** Pruning runs once per this many logged changes, to keep it off the per-write path. */
 const PRUNE_EVERY = 4096;

@@ -4,7 +4,7 @@
  * when first created never changes, so exportSlot cursors stay valid across reopen.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 import { checkCollectionSpec } from '../collection.ts';
 import { CollectionTable } from './collection-table.ts';
 import { createIndexDdl, createTableDdl, declaredIndexPrefix, dropIndexDdl, indexesToBuild } from './ddl.ts';

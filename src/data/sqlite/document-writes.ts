@@ -4,7 +4,7 @@
  * checks everything it can before its first statement, and records its change-log entry in
  * the same transaction as the change.
  */
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 import { checkDocumentSize } from '../collection.ts';
 import { slotOf } from '../slots.ts';
 import type { ChangeLog } from './change-log.ts';

@@ -2,7 +2,7 @@
  * Checks of what callers hand a shard engine. An engine sits behind RPC, so every argument is
  * checked before a transaction starts: bad input is a clear error and never a partial write.
  */
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 import { addressValue, isPlainObject } from '../collection.ts';
 import { isFieldPath, readPath } from '../query/paths.ts';
 import { SLOT_COUNT } from '../types.ts';

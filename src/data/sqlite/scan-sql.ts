@@ -4,7 +4,7 @@
  * page; in index order the engine reads that document's index values to continue after it.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 import { fieldExpression } from '../query/paths.ts';
 import { prefixMatch, type SqlParam } from '../query/where-sql.ts';
 import type { CollectionSpec, Scalar } from '../types.ts';

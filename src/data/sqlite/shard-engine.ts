@@ -10,7 +10,7 @@
  * a group commit and a change-log read as cheap as a direct call.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 import { compileQuery } from '../query/compile.ts';
 import { checkQuery, MAX_LIMIT } from '../query/validate.ts';
 import { slotOf } from '../slots.ts';

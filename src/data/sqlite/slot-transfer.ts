@@ -4,7 +4,7 @@
  * keep their versions, and every change made here is logged like any write, so a shard that
  * received a slot can itself be the source of the next move.
  */
-import { ShoalError } from '../../core/errors.ts';
+import { ShoalError } from '../../core/index.ts';
 import type { ChangeLog } from './change-log.ts';
 import type { CollectionCatalog } from './collection-catalog.ts';
 import { storedDocument, type CollectionTable } from './collection-table.ts';

@@ -4,8 +4,7 @@
  * connection: every failure here ends in closing this socket, never in a throw.
  */
 import type { Socket } from 'node:net';
-import { ShoalError, errorFromWire, errorToWire } from '../../core/errors.ts';
-import type { Logger } from '../../core/logger.ts';
+import { ShoalError, errorFromWire, errorToWire, type Logger } from '../../core/index.ts';
 import type { PeerInfo } from '../index.ts';
 import {
   FRAME_HEADER_BYTES,

@@ -2,7 +2,7 @@
  * A one-way message waiting for its peer's connection. A message has no timeout of its own, so
  * it waits at most the transport's connect timeout before failing as UNAVAILABLE.
  */
-import type { ShoalError } from '../../core/errors.ts';
+import { type ShoalError } from '../../core/index.ts';
 import type { Connection } from './connection.ts';
 import type { LinkWaiter } from './outbound-link.ts';
 

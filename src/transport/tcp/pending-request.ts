@@ -2,8 +2,7 @@
  * One outbound request from the moment request() is called until it settles: while waiting for
  * a connection, then while its frame is queued or awaiting the answer.
  */
-import { monotonicMs } from '../../core/clock.ts';
-import { ShoalError } from '../../core/errors.ts';
+import { monotonicMs, ShoalError } from '../../core/index.ts';
 import type { Connection } from './connection.ts';
 import type { DeadlineQueue, Expirable } from './deadline-queue.ts';
 import type { LinkWaiter } from './outbound-link.ts';

@@ -3,8 +3,7 @@
  * address. Framing, authentication and per-socket state live in the files beside this one.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { ShoalError } from '../../core/errors.ts';
-import { silentLogger, type Logger } from '../../core/logger.ts';
+import { ShoalError, silentLogger, type Logger } from '../../core/index.ts';
 import {
   addressKey,
   type NotifyHandler,
