@@ -13,10 +13,6 @@ export function weightOf(endpoint: Endpoint): number {
   return weight > 0 && weight < Infinity ? weight : 0;
 }
 
-export function isExcluded(exclude: ReadonlySet<string> | undefined, endpoint: Endpoint): boolean {
-  return exclude !== undefined && exclude.size > 0 && exclude.has(endpoint.id);
-}
-
 /** How many endpoints remain once exclusions are taken out. */
 export function countCandidates(endpoints: readonly Endpoint[], exclude: ReadonlySet<string> | undefined): number {
   if (exclude === undefined || exclude.size === 0) return endpoints.length;

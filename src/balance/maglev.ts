@@ -51,7 +51,7 @@ export function maglev(options: MaglevOptions = {}): Strategy {
  * weight/maxWeight credit and claims one slot per whole credit. `order` fixes the turn order
  * (by id) so every process builds the same table from the same endpoints.
  */
-export function buildMaglevTable(
+function buildMaglevTable(
   ids: readonly string[],
   weights: readonly number[],
   order: readonly number[],

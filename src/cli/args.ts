@@ -24,7 +24,7 @@ const commonOptions = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies Options;
 
-export const DEFAULT_PORT = 7400;
+const DEFAULT_PORT = 7400;
 
 export function parseCommand<T extends Options>(argv: string[], options: T) {
   try {

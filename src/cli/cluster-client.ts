@@ -13,7 +13,7 @@ export interface ClusterLocation {
 }
 
 /** Headers that present the admin token, when there is one. */
-export function adminHeaders(location: Pick<ClusterLocation, 'adminToken'>): Record<string, string> {
+function adminHeaders(location: Pick<ClusterLocation, 'adminToken'>): Record<string, string> {
   return location.adminToken ? { authorization: `Bearer ${location.adminToken}` } : {};
 }
 

@@ -67,7 +67,7 @@ export class ShoalError extends Error {
   }
 }
 
-export function isErrorCode(value: unknown): value is ErrorCode {
+function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(httpStatusByCode, value);
 }
 

@@ -9,7 +9,7 @@ import type { CollectionDefinition, CollectionSpec, DocumentRef, IndexDefinition
 
 export const DEFAULT_MAX_DOCUMENT_BYTES = 256 * 1024;
 /** Upper bound for maxDocumentBytes: a document travels whole in one RPC frame. */
-export const LARGEST_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+const LARGEST_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 const MAX_JSON_DEPTH = 64;
 
 /** Checks a collection definition once, at declaration, and returns it unchanged. */

@@ -12,5 +12,5 @@ export type { FinishedSpan } from './span-ring.ts';
 export { SpanRing } from './span-ring.ts';
 export { parseTraceParent, spanIdOf, traceIdOf } from './traceparent.ts';
 export type { TraceParent } from './traceparent.ts';
-export { defaultSampleRatio, defaultSamplesPerSecond, samplingFromEnv, TraceSampler } from './sampling.ts';
+export { TraceSampler } from './sampling.ts';
 export type { SamplingOptions } from './sampling.ts';

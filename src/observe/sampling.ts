@@ -25,8 +25,8 @@ export interface SamplingOptions {
   perSecond?: number;
 }
 
-export const defaultSampleRatio = 0.01;
-export const defaultSamplesPerSecond = 10;
+const defaultSampleRatio = 0.01;
+const defaultSamplesPerSecond = 10;
 
 function fromEnv(name: string, fallback: number, valid: (n: number) => boolean, what: string): number {
   const raw = process.env[name];
@@ -37,7 +37,7 @@ function fromEnv(name: string, fallback: number, valid: (n: number) => boolean, 
 }
 
 /** Sampling settings from SHOAL_TRACE_SAMPLE_RATIO and SHOAL_TRACE_SAMPLES_PER_SECOND, else the defaults. */
-export function samplingFromEnv(): Required<SamplingOptions> {
+function samplingFromEnv(): Required<SamplingOptions> {
   return {
     ratio: fromEnv('SHOAL_TRACE_SAMPLE_RATIO', defaultSampleRatio, (n) => n >= 0 && n <= 1, 'a number from 0 to 1'),
     perSecond: fromEnv('SHOAL_TRACE_SAMPLES_PER_SECOND', defaultSamplesPerSecond, (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0'),

@@ -1,7 +1,6 @@
 export { ServiceBroker, type ServiceBrokerOptions, type RuntimePlugin, type BrokerState } from './broker.ts';
 export type { BrokerHealth, CallByNameOptions, GatewayBroker, RoutingCaller, ServiceCaller, ServiceCatalog } from './facade.ts';
 export { ServiceRegistry, type ServiceEndpoint } from './registry.ts';
-export { describeService } from './local-services.ts';
 export { nodeService, type NodeFacts } from './node-service.ts';
 export { timeoutPlugin } from './plugins/timeout.ts';
 export { retryPlugin, type RetryOptions } from './plugins/retry.ts';

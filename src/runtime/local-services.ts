@@ -69,7 +69,7 @@ export class LocalServices {
 }
 
 /** What other processes need to know about a service: its actions, their flags and params schema. */
-export function describeService(service: AnyService): ServiceDescriptor {
+function describeService(service: AnyService): ServiceDescriptor {
   return {
     name: service.name,
     version: service.version,

@@ -114,12 +114,3 @@ export interface Transport {
 export function addressKey(address: PeerAddress): string {
   return `${address.host}:${address.port}`;
 }
-
-export function parseAddress(text: string): PeerAddress {
-  const at = text.lastIndexOf(':');
-  const port = Number(text.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`not a host:port address: ${text}`);
-  }
-  return { host: text.slice(0, at).replace(/^\[|\]$/g, ''), port };
-}

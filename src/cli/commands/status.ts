@@ -14,7 +14,7 @@ export async function status(argv: string[]): Promise<number> {
   return 0;
 }
 
-export function formatStatus(status: ClusterStatus): string {
+function formatStatus(status: ClusterStatus): string {
   const header = ['ID', 'ROLE', 'PID', 'ADDRESS', 'HEALTH', 'RESTARTS', 'UP SINCE', 'SERVICES'];
   const rows = status.processes.map((p) => [
     p.id,

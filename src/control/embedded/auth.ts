@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const TIME_HEADER = 'x-shoal-time';
 export const SIGNATURE_HEADER = 'x-shoal-signature';
 /** Clocks of cluster machines may differ a little; more than this is treated as a replay. */
-export const MAX_CLOCK_SKEW_MS = 30_000;
+const MAX_CLOCK_SKEW_MS = 30_000;
 
 export function signRequest(secret: string, method: string, path: string, time: string, body: string): string {
   return createHmac('sha256', secret).update(`${method}\n${path}\n${time}\n${body}`).digest('hex');

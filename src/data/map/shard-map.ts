@@ -143,12 +143,6 @@ export function encodeRanges(table: Int32Array): SlotRange[] {
 /** Slot lists travel as ranges: [first, last] pairs. */
 export const compactSlots = slotRanges;
 
-export function expandSlots(ranges: ReadonlyArray<readonly [number, number]>): number[] {
-  const slots: number[] = [];
-  for (const [first, last] of ranges) for (let slot = first; slot <= last; slot++) slots.push(slot);
-  return slots;
-}
-
 /** Reads a stored map value defensively: a malformed value is an empty map, never a crash. */
 export function parseShardMap(value: unknown, version: number): ShardMap {
   const v = value as Partial<ShardMapData> | null;

@@ -4,7 +4,7 @@ import type { ShardOps } from './shard-ops.ts';
 import type { DataAdmin } from './data-admin.ts';
 
 /** Ops per shardBatch; the router sends fewer. */
-export const MAX_BATCH = 1000;
+const MAX_BATCH = 1000;
 
 const slot = z.number().int().min(0).max(4095);
 const mapVersion = z.number().int().min(0);

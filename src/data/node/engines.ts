@@ -7,7 +7,7 @@ import type { ShardEngine } from '../types.ts';
 export type ShardEngineFactory = (shardId: number) => Promise<ShardEngine>;
 
 /** Where a node keeps a shard: DIR/data/<nodeId>/shard-<id>.db. */
-export function shardPath(dir: string, nodeId: string, shardId: number): string {
+function shardPath(dir: string, nodeId: string, shardId: number): string {
   return join(dir, 'data', nodeId, `shard-${shardId}.db`);
 }
 

@@ -81,7 +81,7 @@ function zodProblems(error: z.ZodError, prefix: string): Problem[] {
 /** Queries checkQuery produced, so a checked query passed along is not checked twice. */
 const checkedQueries = new WeakSet<CheckedQuery>();
 
-export function isCheckedQuery(value: unknown): value is CheckedQuery {
+function isCheckedQuery(value: unknown): value is CheckedQuery {
   return typeof value === 'object' && value !== null && checkedQueries.has(value as CheckedQuery);
 }
 

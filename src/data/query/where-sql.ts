@@ -13,7 +13,7 @@ import type { Condition, Scalar, Where } from '../types.ts';
 
 export type SqlParam = string | number | null;
 
-export function toSqlParam(value: Scalar): SqlParam {
+function toSqlParam(value: Scalar): SqlParam {
   if (typeof value === 'boolean') return value ? 1 : 0;
   return value;
 }

@@ -20,7 +20,7 @@ export interface PlannedMove {
   toShard: number;
 }
 
-export function placementsOf(node: DataNodeInfo): string[] {
+function placementsOf(node: DataNodeInfo): string[] {
   return [DEFAULT_PLACEMENT, ...node.groups.filter((g) => g !== DEFAULT_PLACEMENT)];
 }
 

@@ -24,7 +24,7 @@ export function computeProof(secret: string, nonce: Uint8Array, nodeId: string):
   return createHmac('sha256', secret).update(nonce).update(nodeId, 'utf8').digest();
 }
 
-export function verifyProof(secret: string, nonce: Uint8Array, nodeId: string, proof: Uint8Array): boolean {
+function verifyProof(secret: string, nonce: Uint8Array, nodeId: string, proof: Uint8Array): boolean {
   const expected = computeProof(secret, nonce, nodeId);
   // timingSafeEqual throws on different lengths, so the length is compared first.
   return proof.length === expected.length && timingSafeEqual(expected, proof);
