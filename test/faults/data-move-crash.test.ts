@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, startCluster, type ClusterConnection, type ClusterHandle } from '../../src/cluster/index.ts';
 import type { Coordinator } from '../../src/control/index.ts';
 import { MOVES_PREFIX, ShardMapCache, createDataClient, placementOf, type DataClient, type MoveRecord, type RebalanceProgress, REBALANCE_PROGRESS_KEY } from '../../src/data/index.ts';
-import { freePortBase, killLeftovers, removeDir, tempClusterDir, waitFor } from '../support/cluster-harness.ts';
+import { freePortBase, killLeftovers, removeDir, tempClusterDir } from '../support/cluster-harness.ts';
+import { eventually } from '../support/eventually.ts';
 import { records } from '../support/data-cluster-config.ts';
 
 const config = resolve(import.meta.dirname, '../support/data-cluster-config.ts');
@@ -75,15 +76,13 @@ describe('data: crash during a slot move', { timeout: 240_000 }, () => {
   }
 
   async function copyingMove(): Promise<MoveRecord> {
-    return waitFor(
-      'a move in its copy phase',
+    return eventually(
       async () => {
         const { entries } = await coordinator.list(MOVES_PREFIX);
         const move = entries.map((e) => e.value as MoveRecord).find((m) => m.phase === 'copying');
         return move ?? false;
       },
-      60_000,
-      10,
+      { message: 'a move in its copy phase', timeoutMs: 60_000, intervalMs: 10 },
     );
   }
 
@@ -92,22 +91,21 @@ describe('data: crash during a slot move', { timeout: 240_000 }, () => {
     const pid = status.processes.find((p) => p.id === id)?.pid;
     assert.ok(pid, `${id} is running`);
     process.kill(pid, 'SIGKILL');
-    await waitFor(`${id} restarted`, async () => {
+    await eventually(async () => {
       const p = (await cluster.status()).processes.find((x) => x.id === id);
       if (p?.pid && p.pid !== pid && p.health === 'healthy') {
         pids.add(p.pid);
         return true;
       }
       return false;
-    }, 60_000);
+    }, { message: `${id} restarted`, timeoutMs: 60_000 });
   }
 
   /** No move left, the rebalancer idle, every live node holding an even share. */
   async function converged(nodes: number): Promise<void> {
     const maps = new ShardMapCache(coordinator);
     try {
-      await waitFor(
-        `an even map over ${nodes} nodes`,
+      await eventually(
         async () => {
           const map = await maps.refresh();
           const holdings = map.shardsOf(placementOf(undefined));
@@ -116,8 +114,7 @@ describe('data: crash during a slot move', { timeout: 240_000 }, () => {
           const progress = (await coordinator.get(REBALANCE_PROGRESS_KEY))?.value as RebalanceProgress | undefined;
           return holdings.length === nodes && moves === 0 && progress?.state === 'idle' && Math.max(...counts) - Math.min(...counts) <= 1;
         },
-        120_000,
-        250,
+        { message: `an even map over ${nodes} nodes`, timeoutMs: 120_000, intervalMs: 250 },
       );
     } finally {
       maps.close();

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../support/eventually.ts';
 import { defineCollection, ShardMapCache, SLOT_COUNT, slotOf } from '../../src/data/index.ts';
 import { DataCluster } from '../support/data-cluster.ts';
 
@@ -24,12 +24,10 @@ describe('vertical partitioning: a collection placed on a named group of nodes',
     await maps.start();
     let analyticsShards: number[] = [];
     try {
-      let map = await maps.refresh();
-      for (let i = 0; i < 100 && !map.hasPlacement('analytics'); i++) {
-        await sleep(50);
-        map = await maps.refresh();
-      }
-      assert.ok(map.hasPlacement('analytics'), 'the analytics placement exists');
+      const map = await eventually(async () => {
+        const current = await maps.refresh();
+        return current.hasPlacement('analytics') && current;
+      }, { message: 'the analytics placement in the map', timeoutMs: 10_000 });
       for (let slot = 0; slot < SLOT_COUNT; slot += 97) assert.equal(map.locate('analytics', slot).node, 'g1');
       const general = new Set(map.shardsOf('*').map((h) => h.node));
       assert.deepEqual([...general].sort(), ['a1', 'a2', 'g1']);

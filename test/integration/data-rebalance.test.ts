@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../support/eventually.ts';
 import { defineCollection, placementOf, type DataRouter, type ShardMap } from '../../src/data/index.ts';
 import { DataCluster } from '../support/data-cluster.ts';
 
@@ -63,14 +64,19 @@ describe('online rebalancing under writes', () => {
       await Promise.all(Array.from({ length: 50 }, (_, j) => seed.put({ key: `seed-${i + j}`, writer: -1, value: i + j })));
     }
     const writers = new Writers(router, 4, 200);
-    await sleep(200);
+    // Each step goes on once the writers have been seen acknowledging writes in the state before it.
+    const moreWrites = async (what: string) => {
+      const from = writers.acked;
+      await eventually(() => writers.acked >= from + 20, { message: `20 more acknowledged writes ${what}`, timeoutMs: 30_000 });
+    };
+    await moreWrites('before the join');
     await cluster.addNode('n3');
     const afterJoin = await cluster.waitBalanced();
     assert.equal(afterJoin.shardsOf('*').length, 3);
-    await sleep(200);
+    await moreWrites('after the join');
     await cluster.removeNode('n1');
     const final = await cluster.waitBalanced();
-    await sleep(200);
+    await moreWrites('after the leave');
     await writers.stop();
     assert.ok(writers.acked > 100, `writers made progress (${writers.acked} acknowledged, ${writers.failed} failed)`);
     assert.deepEqual(

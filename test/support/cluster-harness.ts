@@ -10,7 +10,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from './eventually.ts';
 import type { ClusterStatus, ProcessStatus } from '../../src/cluster/index.ts';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
@@ -215,14 +214,6 @@ export function describeFailures(records: CallRecord[], limit = 10): string {
     .slice(0, limit)
     .map((r) => `${new Date(r.at).toISOString()} ${r.op} -> ${r.status} ${r.error ?? ''}`)
     .join('\n');
-}
-
-/**
- * The older name and argument order of eventually(), for tests not yet moved to it.
- * Prefer eventually(check, { message, timeoutMs }) from ./eventually.ts.
- */
-export function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
-  return eventually(check, { message: what, timeoutMs, intervalMs }) as Promise<T>;
 }
 
 export function isAlive(pid: number): boolean {
