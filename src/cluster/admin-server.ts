@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeHttp, hasAdminToken, listenHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError } from '../core/index.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { closeHttp, createHttpServer, hasAdminToken, listenHttp, parseJsonBody, readBody, requestUrl, sendJson, ShoalError } from '../core/index.ts';
 import type { ClusterStatus } from './types.ts';
 
 /** What the admin API can ask of the supervisor. */
@@ -50,12 +50,7 @@ async function route(handlers: AdminHandlers, req: IncomingMessage, res: ServerR
 
 /** The supervisor's small HTTP API, which `shoal status`, `scale` and `down` talk to. */
 export async function startAdminServer(host: string, port: number, handlers: AdminHandlers): Promise<AdminServer> {
-  const server: Server = createServer((req, res) => {
-    route(handlers, req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, err);
-      else res.destroy();
-    });
-  });
+  const server = createHttpServer((req, res) => route(handlers, req, res));
   const bound = await listenHttp(server, port, host, 'admin API');
   return { url: bound.url, close: () => closeHttp(server, { dropActive: true }) };
 }

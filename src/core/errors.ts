@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'VALIDATION'
   | 'BAD_REQUEST'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'CONFLICT'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNAUTHORIZED'
@@ -16,12 +17,15 @@ export type ErrorCode =
   | 'BAD_GATEWAY'
   | 'UNAVAILABLE'
   | 'CIRCUIT_OPEN'
+  | 'NOT_IMPLEMENTED'
+  | 'VERSION_NOT_SUPPORTED'
   | 'INTERNAL';
 
 const httpStatusByCode: Record<ErrorCode, number> = {
   VALIDATION: 422,
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNAUTHORIZED: 401,
@@ -32,6 +36,8 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   BAD_GATEWAY: 502,
   UNAVAILABLE: 503,
   CIRCUIT_OPEN: 503,
+  NOT_IMPLEMENTED: 501,
+  VERSION_NOT_SUPPORTED: 505,
   INTERNAL: 500,
 };
 

@@ -14,7 +14,16 @@ export function parseApiPath(pathname: string): ApiTarget | undefined {
   if (!match) return undefined;
   const version = Number(match[1]);
   if (!Number.isSafeInteger(version) || version < 1) throw new ShoalError('NOT_FOUND', `API version v${match[1]} does not exist`);
-  return { version, service: decodeURIComponent(match[2]), action: decodeURIComponent(match[3]) };
+  return { version, service: decodePathSegment(match[2]), action: decodePathSegment(match[3]) };
+}
+
+/** A percent-decoded path segment; a malformed escape (`%`, `%zz`, a cut UTF-8 sequence) is the client's error. */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ShoalError('BAD_REQUEST', `path segment ${JSON.stringify(segment.slice(0, 100))} is not valid percent-encoding`);
+  }
 }
 
 /**

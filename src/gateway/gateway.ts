@@ -1,14 +1,13 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { hasAdminToken, isBuiltinService, listenHttp, closeHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
+import { createHttpServer, hasAdminToken, isBuiltinService, isClientAbort, listenHttp, closeHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
 import type { GatewayBroker } from '../runtime/index.ts';
 import { paramsFromQuery, parseApiPath, type ApiTarget } from './api-route.ts';
 import { buildOpenApi } from './openapi.ts';
 import { RestRouteTable } from './rest-routes.ts';
 import type { RateLimitConfig } from './proxy/config-schema.ts';
 import { RateLimiter } from './proxy/rate-limiter.ts';
-
 
 export interface GatewayOptions {
   id: string;
@@ -105,7 +104,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     } catch (err) {
       const error = toShoalError(err);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
-      if (error.code === 'INTERNAL') logger.error({ err: error.message, path: url.pathname }, 'call failed');
+      if (isClientAbort(err)) logger.info({ path: url.pathname }, 'client aborted the request mid-body');
+      else if (error.code === 'INTERNAL') logger.error({ err: error.message, path: url.pathname }, 'call failed');
       sendError(res, error, headers);
     } finally {
       span.end();
@@ -116,7 +116,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const target = parseApiPath(url.pathname);
     if (!target) return false;
     if (req.method !== 'GET' && req.method !== 'POST') {
-      throw new ShoalError('BAD_REQUEST', `method ${req.method} is not allowed on API routes (use GET or POST)`);
+      req.resume();
+      sendError(res, new ShoalError('METHOD_NOT_ALLOWED', `method ${req.method} is not allowed on API routes (use GET or POST)`), { allow: 'GET, POST' });
+      return true;
     }
     await callTarget(req, res, url, target, `/api/v${target.version}/${target.service}/${target.action}`);
     return true;
@@ -125,8 +127,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   async function handleRest(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     const match = restRoutes.match(req.method ?? 'GET', url.pathname);
     if (!match) {
-      if (restRoutes.hasPath(url.pathname)) throw new ShoalError('BAD_REQUEST', `method ${req.method} is not allowed on ${url.pathname}`);
-      return false;
+      const allowed = restRoutes.methodsFor(url.pathname);
+      if (allowed.length === 0) return false;
+      req.resume();
+      sendError(res, new ShoalError('METHOD_NOT_ALLOWED', `method ${req.method} is not allowed on ${url.pathname}`), { allow: allowed.join(', ') });
+      return true;
     }
     const { route, pathParams } = match;
     await callTarget(req, res, url, { service: route.service, version: route.version, action: route.action }, route.path, pathParams);
@@ -173,16 +178,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw new ShoalError('NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
   }
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, err);
-      else res.destroy();
-    });
-  });
-  server.keepAliveTimeout = 65_000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
+  const server = createHttpServer(handle, {
+    keepAliveTimeoutMs: 65_000,
+    onInternalError: (err, req) => logger.error({ err: err instanceof Error ? err.message : String(err), path: req.url?.slice(0, 200) }, 'request failed'),
   });
   const bound = await listenHttp(server, options.port, options.host ?? '127.0.0.1', 'gateway');
   return { url: bound.url, server, close: () => closeHttp(server) };

@@ -1,5 +1,6 @@
 import type { ServiceDescriptor } from '../control/index.ts';
 import type { Logger } from '../core/index.ts';
+import { decodePathSegment } from './api-route.ts';
 
 export interface RestRoute {
   method: string;
@@ -67,16 +68,16 @@ export class RestRouteTable {
       if (!m) continue;
       const pathParams: Record<string, string> = {};
       route.paramNames.forEach((name, i) => {
-        pathParams[name] = decodeURIComponent(m[i + 1]);
+        pathParams[name] = decodePathSegment(m[i + 1]);
       });
       return { route, pathParams };
     }
     return undefined;
   }
 
-  /** True when some route has this path under another method (405 rather than 404). */
-  hasPath(pathname: string): boolean {
-    return this.routes.some((r) => r.pattern.test(pathname));
+  /** The methods some route serves on this path: a request with another gets 405 and these in Allow. */
+  methodsFor(pathname: string): string[] {
+    return [...new Set(this.routes.filter((r) => r.pattern.test(pathname)).map((r) => r.method))].sort();
   }
 
   all(): readonly RestRoute[] {

@@ -2,9 +2,8 @@
  * The small HTTP surface every process exposes for operations: Prometheus scraping on
  * /metrics and a JSON health document on /healthz.
  */
-import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { closeHttp, listenHttp, requestUrl, sendError, sendJson, ShoalError } from '../core/index.ts';
+import { closeHttp, createHttpServer, listenHttp, requestUrl, sendError, sendJson, ShoalError } from '../core/index.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Answers a request with the registry's Prometheus text; usable from any node:http handler. */
@@ -55,12 +54,7 @@ async function route(options: ObservabilityServerOptions, req: IncomingMessage, 
 
 /** Starts the server and resolves once it is listening. */
 export async function createObservabilityServer(options: ObservabilityServerOptions): Promise<ObservabilityServer> {
-  const server = createServer((req, res) => {
-    route(options, req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, err);
-      else res.destroy();
-    });
-  });
+  const server = createHttpServer((req, res) => route(options, req, res));
   const bound = await listenHttp(server, options.port, options.host ?? '127.0.0.1', 'observability');
   return { server, host: bound.host, port: bound.port, url: bound.url, close: () => closeHttp(server) };
 }

@@ -77,7 +77,8 @@ describe('gateway API over a live cluster', () => {
     const huge = await post('/api/v1/links/create', JSON.stringify({ url: 'https://example.com/' + 'x'.repeat(100 * 1024) }));
     assert.equal(huge.status, 413);
     const wrongMethod = await fetch(gateway.url + '/api/v1/links/create', { method: 'DELETE' });
-    assert.equal(wrongMethod.status, 400);
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get('allow'), 'GET, POST');
     const ok = await post('/api/v1/links/create', JSON.stringify({ url: 'https://example.com/after' }));
     assert.equal(ok.status, 200);
   });
@@ -99,7 +100,9 @@ describe('gateway API over a live cluster', () => {
     assert.match(resolved.headers.get('x-shoal-node') ?? '', /^n[12]$/);
     assert.deepEqual(await resolved.json(), { url: 'https://example.com/rest' });
     assert.equal((await fetch(`${gateway.url}/v1/links/missing-code`)).status, 404);
-    assert.equal((await fetch(`${gateway.url}/v1/links/rest-1`, { method: 'PATCH', body: '{}' })).status, 400);
+    const patched = await fetch(`${gateway.url}/v1/links/rest-1`, { method: 'PATCH', body: '{}' });
+    assert.equal(patched.status, 405);
+    assert.equal(patched.headers.get('allow'), 'GET');
   });
 
   it('publishes an OpenAPI 3.1 document generated from the action schemas', async () => {

@@ -3,7 +3,7 @@
  * (`--config lb.yaml`) or from flags (`--listen … --upstream … --algorithm …`).
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, configFromFlags, loadConfigFile, runLoadBalancer, type LbConfig } from '../../gateway/proxy/index.ts';
+import { ConfigError, configFromFlags, loadConfigFile, runLoadBalancer, type LbConfig } from '../../gateway/index.ts';
 
 export const lbUsage = `usage: shoal lb --config FILE [--no-access-log]
        shoal lb --listen HOST:PORT --upstream URL [--upstream URL …] [--algorithm NAME]

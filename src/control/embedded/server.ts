@@ -5,11 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { ShoalError, toShoalError, silentLogger, type Logger } from '../../core/index.ts';
-import { closeHttp, listenHttp, readBody, requestUrl, sendError, sendJson } from '../../core/http/index.ts';
+import { closeHttp, createHttpServer, listenHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, toShoalError, type Logger } from '../../core/index.ts';
 import { verifyRequest } from './auth.ts';
 import {
   MAX_BODY_BYTES,
@@ -58,12 +56,8 @@ export interface CoordinatorServer {
 const DEFAULT_WATCH_WAIT_MS = 25_000;
 
 function parseBody<T extends z.ZodType>(schema: T, text: string): z.output<T> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ShoalError('BAD_REQUEST', `body is not valid JSON: ${(err as Error).message}`);
-  }
+  // Also refuses nesting past MAX_JSON_DEPTH, which the store's JSON columns would recurse over.
+  const json = text.trim() === '' ? undefined : parseJsonBody(text);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new ShoalError('BAD_REQUEST', 'body must be a JSON object');
   }
@@ -186,12 +180,8 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
     }
   }
 
-  const server = createServer((req, res) => {
-    void handle(req, res);
-  });
-  // Longer than the client agent keeps idle sockets, so the client is the side that closes them.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  // Idle sockets live longer than the client agent keeps them, so the client is the side that closes them.
+  const server = createHttpServer(handle, { keepAliveTimeoutMs: 65_000 });
 
   let bound;
   try {

@@ -37,19 +37,69 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     req.on('end', () => {
       if (!refused) resolve(Buffer.concat(chunks));
     });
-    req.on('error', reject);
+    // A client that goes away mid-body is not a failure of ours: it is told apart so it is not logged as one.
+    req.on('error', () => reject(clientAborted()));
+    req.on('close', () => {
+      if (!req.complete) reject(clientAborted());
+    });
   });
 }
 
-/** A JSON body; an empty one reads as `{}`. */
+function clientAborted(): ShoalError {
+  return new ShoalError('BAD_REQUEST', 'the client closed the connection before sending the whole body', { clientAbort: true });
+}
+
+/** Whether an error says the client went away mid-request (log it as such, not as a failure). */
+export function isClientAbort(err: unknown): boolean {
+  return err instanceof ShoalError && (err.details as { clientAbort?: unknown } | undefined)?.clientAbort === true;
+}
+
+/** Deeper JSON than this is refused: encoders, validators and stores all recurse over it. */
+export const MAX_JSON_DEPTH = 64;
+
+function pathText(path: readonly (string | number)[]): string {
+  return path.length === 0 ? 'the body' : path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+}
+
+/**
+ * Refuses what parsed but cannot be kept as given: nesting past MAX_JSON_DEPTH, and strings
+ * with a lone surrogate (`"\ud800"`), which UTF-8 storage would silently turn into U+FFFD.
+ * Walks without recursion, so a hostile depth cannot overflow the stack here either.
+ */
+export function checkJsonValue(value: unknown, maxDepth = MAX_JSON_DEPTH): void {
+  const stack: Array<{ value: unknown; path: (string | number)[] }> = [{ value, path: [] }];
+  while (stack.length > 0) {
+    const { value: current, path } = stack.pop()!;
+    if (typeof current === 'string') {
+      if (!current.isWellFormed()) throw new ShoalError('VALIDATION', `${pathText(path)}: string has a lone UTF-16 surrogate`, { issues: [{ path: pathText(path), message: 'not well-formed Unicode' }] });
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    if (path.length >= maxDepth) throw new ShoalError('BAD_REQUEST', `JSON is nested deeper than ${maxDepth} levels (at ${pathText(path.slice(0, 8))}…)`, { maxDepth });
+    if (Array.isArray(current)) {
+      for (let i = 0; i < current.length; i++) stack.push({ value: current[i], path: [...path, i] });
+    } else {
+      for (const [key, child] of Object.entries(current)) {
+        if (!key.isWellFormed()) throw new ShoalError('VALIDATION', `${pathText(path)}: a key has a lone UTF-16 surrogate`);
+        stack.push({ value: child, path: [...path, key] });
+      }
+    }
+  }
+}
+
+/** A JSON body, checked by checkJsonValue; an empty one reads as `{}`. */
 export function parseJsonBody(body: Buffer | string): unknown {
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim() === '') return {};
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
-    throw new ShoalError('BAD_REQUEST', `request body is not valid JSON: ${(err as Error).message}`);
+    const reason = err instanceof RangeError ? `nested too deeply (the limit is ${MAX_JSON_DEPTH} levels)` : (err as Error).message;
+    throw new ShoalError('BAD_REQUEST', `request body is not valid JSON: ${reason}`);
   }
+  checkJsonValue(value);
+  return value;
 }
 
 /** Answers with a JSON body. When headers are already out (a held long-poll), only the body is written. */
