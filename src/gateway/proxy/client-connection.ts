@@ -40,6 +40,8 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
  * and discarded, never kept.
  */
 export const LINGER_MS = 1000;
+/** Bytes read and dropped from a closing connection before its reading stops. */
+const DISCARD_LIMIT = 64 * 1024;
 
 function onData(this: TaggedSocket, chunk: Buffer): void {
   this[connectionKey]!.data(chunk);
@@ -80,6 +82,7 @@ export class ClientConnection implements ClientSide {
   #endingSinceMs = 0;
   #lingerFromMs = 0;
   #lingerPending = -1;
+  #discarded = 0;
   /** When the head being read started (0: not reading one). */
   headStartMs: number;
   requestStartMs = 0;
@@ -118,8 +121,14 @@ export class ClientConnection implements ClientSide {
       this.tunnel.clientData(chunk);
       return;
     }
-    // Refused or closing: nothing will read these bytes, so they are not kept.
-    if (this.#ending) return;
+    // Refused or closing: nothing will read these bytes, so they are not kept. A client that
+    // keeps sending is not read any further: reading on to discard would cost a fresh buffer
+    // per read for as long as it sends, garbage faster than it is collected.
+    if (this.#ending) {
+      this.#discarded += chunk.length;
+      if (this.#discarded > DISCARD_LIMIT) this.socket.pause();
+      return;
+    }
     if (this.exchange === undefined && this.headStartMs === 0) this.headStartMs = this.host.nowMs;
     this.buffer = this.buffer === undefined ? chunk : Buffer.concat([this.buffer, chunk]);
     this.pump();
@@ -267,9 +276,11 @@ export class ClientConnection implements ClientSide {
   }
 
   /**
-   * From here on nothing is parsed or kept: what the client still sends is read and dropped
-   * (reading on, rather than pausing, lets the client see the answer instead of a reset), and
-   * the sweep destroys the socket after the linger.
+   * From here on nothing is parsed or kept: what the client still sends is read and dropped,
+   * so a client's FIN is seen at once and a few stray bytes do not turn the close into a reset
+   * (which can cost the client the answer). Past DISCARD_LIMIT bytes the reading stops (see
+   * data()), and the rest stays in the kernel's buffers until the sweep destroys the socket
+   * after the linger.
    */
   #startEnding(): void {
     this.#ending = true;
