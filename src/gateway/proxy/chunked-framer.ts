@@ -1,3 +1,5 @@
+import { tokenChar, valueChar } from './http-syntax.ts';
+
 /**
  * Finds where a chunked message body ends, byte by byte across any split of the input, so
  * the balancer can pass chunked bodies through untouched and still know when a connection
@@ -12,10 +14,18 @@ const DATA = 3;
 const DATA_CR = 4;
 const DATA_LF = 5;
 const TRAILER_START = 6;
-const TRAILER = 7;
-const TRAILER_LF = 8;
-const END_LF = 9;
-const DONE = 10;
+const TRAILER_NAME = 7;
+const TRAILER_VALUE = 8;
+const TRAILER_LF = 9;
+const END_LF = 10;
+const DONE = 11;
+
+/**
+ * Trailer fields that would change the message's framing or routing if a server merged the
+ * trailer into the head (RFC 9110 6.5.1): a trailer carrying one is refused.
+ */
+const forbiddenTrailers = ['content-length', 'transfer-encoding', 'host'].map((name) => Buffer.from(name, 'latin1'));
+const ALL_FORBIDDEN = (1 << forbiddenTrailers.length) - 1;
 
 /** Chunk sizes beyond 2^48 are refused rather than risk imprecise arithmetic. */
 const MAX_SIZE_DIGITS = 12;
@@ -39,6 +49,9 @@ export class ChunkedFramer {
   #size = 0;
   #digits = 0;
   #metadata = 0;
+  /** While a trailer field name is read: its length, and which forbidden names it still matches. */
+  #nameLength = 0;
+  #nameMatches = 0;
   /** Body data bytes seen so far (chunk framing excluded). */
   dataBytes = 0;
 
@@ -64,16 +77,18 @@ export class ChunkedFramer {
             i++;
             break;
           }
+          // Nothing but an extension or the line's end may follow the digits: no spaces, which
+          // servers disagree on (one reads "5 " as 5, another refuses, a third stops at it).
           if (this.#digits === 0) return this.#fail();
           if (c === 13) state = SIZE_LF;
-          else if (c === 0x3b || c === 0x20 || c === 9) state = EXTENSION;
+          else if (c === 0x3b) state = EXTENSION;
           else return this.#fail();
           i++;
           break;
         }
         case EXTENSION:
           if (c === 13) state = SIZE_LF;
-          else if (c === 10 || ++this.#metadata > MAX_METADATA) return this.#fail();
+          else if (valueChar[c] !== 1 || ++this.#metadata > MAX_METADATA) return this.#fail();
           i++;
           break;
         case SIZE_LF:
@@ -102,13 +117,32 @@ export class ChunkedFramer {
           i++;
           break;
         case TRAILER_START:
-          state = c === 13 ? END_LF : TRAILER;
-          if (state === TRAILER && c === 10) return this.#fail();
+          if (c === 13) {
+            state = END_LF;
+          } else {
+            // Field names only: no obsolete line folding, no bare LF.
+            if (tokenChar[c] !== 1) return this.#fail();
+            state = TRAILER_NAME;
+            this.#nameLength = 0;
+            this.#nameMatches = ALL_FORBIDDEN;
+            this.#nameChar(c);
+          }
           i++;
           break;
-        case TRAILER:
+        case TRAILER_NAME:
+          if (c === 0x3a) {
+            if (this.#forbiddenName()) return this.#fail();
+            state = TRAILER_VALUE;
+          } else if (tokenChar[c] !== 1 || ++this.#metadata > MAX_METADATA) {
+            return this.#fail();
+          } else {
+            this.#nameChar(c);
+          }
+          i++;
+          break;
+        case TRAILER_VALUE:
           if (c === 13) state = TRAILER_LF;
-          else if (c === 10 || ++this.#metadata > MAX_METADATA) return this.#fail();
+          else if (valueChar[c] !== 1 || ++this.#metadata > MAX_METADATA) return this.#fail();
           i++;
           break;
         case TRAILER_LF:
@@ -126,6 +160,26 @@ export class ChunkedFramer {
     }
     this.#state = state;
     return NEED_MORE;
+  }
+
+  /** Narrows the forbidden names the trailer field name read so far still matches. */
+  #nameChar(c: number): void {
+    const at = this.#nameLength++;
+    let matches = this.#nameMatches;
+    if (matches === 0) return;
+    const lower = c | 0x20;
+    for (let k = 0; k < forbiddenTrailers.length; k++) {
+      const name = forbiddenTrailers[k];
+      if ((matches & (1 << k)) !== 0 && (at >= name.length || name[at] !== lower)) matches &= ~(1 << k);
+    }
+    this.#nameMatches = matches;
+  }
+
+  #forbiddenName(): boolean {
+    for (let k = 0; k < forbiddenTrailers.length; k++) {
+      if ((this.#nameMatches & (1 << k)) !== 0 && forbiddenTrailers[k].length === this.#nameLength) return true;
+    }
+    return false;
   }
 
   #fail(): number {

@@ -33,6 +33,16 @@ type TaggedSocket = Socket & { [connectionKey]?: ClientConnection };
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
+/**
+ * How long a closing connection stays once its last answer has left: time for the client to
+ * read the answer before the socket goes (closing a socket with unread input resets it, and a
+ * reset can throw away the answer on the client's side). Bytes that arrive meanwhile are read
+ * and discarded, never kept.
+ */
+export const LINGER_MS = 1000;
+/** Bytes read and dropped from a closing connection before its reading stops. */
+const DISCARD_LIMIT = 64 * 1024;
+
 function onData(this: TaggedSocket, chunk: Buffer): void {
   this[connectionKey]!.data(chunk);
 }
@@ -68,6 +78,11 @@ export class ClientConnection implements ClientSide {
   #ending = false;
   /** The client sent its last byte: close once the exchange in flight is done. */
   #clientEnded = false;
+  /** When the connection started closing, and when its output was last seen moving or flushed. */
+  #endingSinceMs = 0;
+  #lingerFromMs = 0;
+  #lingerPending = -1;
+  #discarded = 0;
   /** When the head being read started (0: not reading one). */
   headStartMs: number;
   requestStartMs = 0;
@@ -106,8 +121,14 @@ export class ClientConnection implements ClientSide {
       this.tunnel.clientData(chunk);
       return;
     }
-    // Refused or closing: nothing will read these bytes, so they are not kept.
-    if (this.#ending) return;
+    // Refused or closing: nothing will read these bytes, so they are not kept. A client that
+    // keeps sending is not read any further: reading on to discard would cost a fresh buffer
+    // per read for as long as it sends, garbage faster than it is collected.
+    if (this.#ending) {
+      this.#discarded += chunk.length;
+      if (this.#discarded > DISCARD_LIMIT) this.socket.pause();
+      return;
+    }
     if (this.exchange === undefined && this.headStartMs === 0) this.headStartMs = this.host.nowMs;
     this.buffer = this.buffer === undefined ? chunk : Buffer.concat([this.buffer, chunk]);
     this.pump();
@@ -167,7 +188,12 @@ export class ClientConnection implements ClientSide {
     const context = this.host.context;
     const head = parseRequestHead(buf, end, context.lookups);
     if (isHeadError(head)) {
-      const error = head.status === 431 ? new ProxyError(431, 'HEADERS_TOO_LARGE', head.message) : new ProxyError(head.status, 'BAD_REQUEST', `malformed request: ${head.message}`);
+      const error =
+        head.status === 431
+          ? new ProxyError(431, 'HEADERS_TOO_LARGE', head.message)
+          : head.status === 501
+            ? new ProxyError(501, 'NOT_IMPLEMENTED', `not implemented: ${head.message}`)
+            : new ProxyError(400, 'BAD_REQUEST', `malformed request: ${head.message}`);
       this.refuse(head.status, head.status === 431 ? 'Request Header Fields Too Large' : head.status === 501 ? 'Not Implemented' : 'Bad Request', error);
       return false;
     }
@@ -236,18 +262,56 @@ export class ClientConnection implements ClientSide {
 
   /** Answers a request that never became an exchange (bad head, too slow) and closes. */
   refuse(_status: number, reason: string, error: ProxyError): void {
+    if (this.#ending) return;
     if (this.socket.writable) this.socket.end(rawErrorResponse(error.status, reason, error));
     else this.socket.destroy();
-    this.#ending = true;
-    this.buffer = undefined;
+    this.#startEnding();
   }
 
   /** Closes after what was written has been sent. */
   end(): void {
     if (this.#ending) return;
+    this.socket.end();
+    this.#startEnding();
+  }
+
+  /**
+   * From here on nothing is parsed or kept: what the client still sends is read and dropped,
+   * so a client's FIN is seen at once and a few stray bytes do not turn the close into a reset
+   * (which can cost the client the answer). Past DISCARD_LIMIT bytes the reading stops (see
+   * data()), and the rest stays in the kernel's buffers until the sweep destroys the socket
+   * after the linger.
+   */
+  #startEnding(): void {
     this.#ending = true;
     this.buffer = undefined;
-    this.socket.end();
+    this.#endingSinceMs = this.host.nowMs;
+    if (this.tunnel === undefined && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /**
+   * A closing connection goes LINGER_MS after its output was flushed; while output is still
+   * waiting for a client that reads nothing, it goes after the idle timeout without progress.
+   */
+  #checkLinger(now: number): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (socket.writableFinished) {
+      if (this.#lingerPending !== 0) {
+        this.#lingerPending = 0;
+        this.#lingerFromMs = now;
+      } else if (now - this.#lingerFromMs >= LINGER_MS) {
+        socket.destroy();
+      }
+      return;
+    }
+    const pending = socket.writableLength;
+    if (pending !== this.#lingerPending) {
+      this.#lingerPending = pending;
+      this.#lingerFromMs = Math.max(now, this.#endingSinceMs);
+    } else if (now - this.#lingerFromMs > this.host.limits.idleTimeout) {
+      socket.destroy();
+    }
   }
 
   destroy(): void {
@@ -274,7 +338,11 @@ export class ClientConnection implements ClientSide {
 
   /** The listener's periodic check of this connection's timeouts. */
   checkTimeouts(now: number): void {
-    if (this.tunnel !== undefined || this.#ending) return;
+    if (this.tunnel !== undefined) return;
+    if (this.#ending) {
+      this.#checkLinger(now);
+      return;
+    }
     const limits = this.host.limits;
     const exchange = this.exchange;
     if (exchange === undefined) {

@@ -196,7 +196,13 @@ export const lbConfigSchema = z
     /** Worker processes sharing the listeners; "auto" is one per core. */
     workers: z.union([z.number().int().positive().max(256), z.literal('auto')]).default(1),
     accessLog: z.boolean().default(true),
-    admin: z.strictObject({ address }).optional(),
+    admin: z
+      .strictObject({
+        address,
+        /** Time for a client of the admin listener to send its request head; 408 after it. */
+        headersTimeout: duration.default(10_000),
+      })
+      .optional(),
     listeners: z.array(listenerSchema).min(1),
     backends: z.record(z.string().min(1), backendSchema),
   })

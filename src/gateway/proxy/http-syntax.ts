@@ -20,9 +20,47 @@ export const valueChar = new Uint8Array(256);
 valueChar[9] = 1;
 for (let c = 0x20; c <= 0xff; c++) if (c !== 0x7f) valueChar[c] = 1;
 
-/** Request-target characters: anything visible, no spaces or controls. */
+/**
+ * Request-target characters: visible ASCII only. No spaces or controls, and no 8-bit bytes:
+ * a URI has none (RFC 3986 percent-encodes them), and servers disagree on what they mean.
+ */
 export const targetChar = new Uint8Array(256);
-for (let c = 0x21; c <= 0xff; c++) if (c !== 0x7f) targetChar[c] = 1;
+for (let c = 0x21; c <= 0x7e; c++) targetChar[c] = 1;
+
+/** A Host longer than any DNS name (253) with a port: refused, and never copied upstream. */
+export const MAX_HOST_BYTES = 255;
+
+/** reg-name and IPv4 characters of a Host (RFC 3986 unreserved, sub-delims and "%"). */
+const regNameChar = new Uint8Array(256);
+for (const c of "-._~!$&'()*+,;=%") regNameChar[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) regNameChar[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) regNameChar[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) regNameChar[c] = 1;
+/** Characters inside an IP-literal's brackets: IPv6 (hex, ":", ".") and IPvFuture. */
+const ipLiteralChar = new Uint8Array(regNameChar);
+ipLiteralChar[0x3a] = 1;
+
+/**
+ * Whether buf[start, end) is a Host value: `uri-host [":" port]` (RFC 9110 7.2), empty allowed
+ * (RFC 9112 3.2). Spaces, quotes, backslashes, "@" and "/" are refused, so a Host can neither
+ * split a forwarded header nor point the upstream somewhere else.
+ */
+export function validHost(buf: Buffer, start: number, end: number): boolean {
+  if (end - start > MAX_HOST_BYTES) return false;
+  let i = start;
+  if (buf[i] === 0x5b && i < end) {
+    i++;
+    while (i < end && ipLiteralChar[buf[i]] === 1) i++;
+    if (i === start + 1 || i === end || buf[i] !== 0x5d) return false;
+    i++;
+  } else {
+    while (i < end && regNameChar[buf[i]] === 1) i++;
+  }
+  if (i === end) return true;
+  if (buf[i] !== 0x3a) return false;
+  for (i++; i < end; i++) if (buf[i] < 0x30 || buf[i] > 0x39) return false;
+  return true;
+}
 
 export const H_OTHER = 0;
 export const H_HOST = 1;
@@ -132,6 +170,40 @@ export function connectionListed(value: string, into: Set<string>): void {
   for (const token of value.split(',')) {
     const name = token.trim().toLowerCase();
     if (name !== '' && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') into.add(name);
+  }
+}
+
+/** A request's Transfer-Encoding is exactly `chunked`, the one coding the balancer passes on. */
+export const TE_CHUNKED = 0;
+/** A list that breaks RFC 9112 6.1 (chunked twice, not last, empty or non-token elements): 400. */
+export const TE_MALFORMED = 1;
+/** A well-formed list of codings other than a lone chunked (gzip, chunked; gzip): 501. */
+export const TE_UNSUPPORTED = 2;
+
+/**
+ * Classifies a request's Transfer-Encoding value. Only a lone `chunked` is forwarded: a coding
+ * before it would have to be understood the same way by every server behind the balancer,
+ * and `chunked, chunked` is read as one chunked layer by some servers and two by others.
+ */
+export function requestTransferCoding(buf: Buffer, start: number, end: number): number {
+  if (valueIs(buf, start, end, 'chunked')) return TE_CHUNKED;
+  let i = start;
+  let chunkedSeen = false;
+  for (;;) {
+    while (i < end && (buf[i] === 0x20 || buf[i] === 9)) i++;
+    const tokenStart = i;
+    while (i < end && tokenChar[buf[i]] === 1) i++;
+    if (i === tokenStart) return TE_MALFORMED;
+    const isChunked = valueIs(buf, tokenStart, i, 'chunked');
+    if (chunkedSeen) return TE_MALFORMED;
+    chunkedSeen = isChunked;
+    // Parameters (";q=1") are allowed on codings other than chunked; they are not interpreted.
+    while (i < end && buf[i] !== 0x2c) {
+      if (isChunked && buf[i] !== 0x20 && buf[i] !== 9) return TE_MALFORMED;
+      i++;
+    }
+    if (i === end) return TE_UNSUPPORTED;
+    i++;
   }
 }
 

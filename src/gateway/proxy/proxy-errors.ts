@@ -2,17 +2,31 @@ import { STATUS_CODES } from 'node:http';
 import { ShoalError, type ErrorCode } from '../../core/index.ts';
 
 /**
+ * The codes in the balancer's own answers: the shared error codes, and NOT_IMPLEMENTED for its
+ * 501s (a transfer coding or method it does not proxy), which no service error maps to.
+ */
+export type ProxyErrorCode = ErrorCode | 'NOT_IMPLEMENTED';
+
+/**
  * A failure the balancer answers itself. The status is explicit because a proxy's statuses
  * (502, 431, 408) are finer than the error codes' own mapping.
  */
 export class ProxyError extends ShoalError {
   readonly status: number;
   readonly headers: Record<string, string> | undefined;
+  /** The code the answer's body carries (`code` holds the nearest shared one). */
+  readonly wireCode: ProxyErrorCode;
 
-  constructor(status: number, code: ErrorCode, message: string, details?: unknown, headers?: Record<string, string>) {
-    super(code, message, details);
+  constructor(status: number, code: ProxyErrorCode, message: string, details?: unknown, headers?: Record<string, string>) {
+    super(code === 'NOT_IMPLEMENTED' ? 'BAD_REQUEST' : code, message, details);
     this.status = status;
     this.headers = headers;
+    this.wireCode = code;
+  }
+
+  /** The JSON body of the answer: `{error:{code,message,details}}`. */
+  body(): string {
+    return JSON.stringify({ error: { code: this.wireCode, message: this.message, details: this.details } });
   }
 }
 
@@ -22,7 +36,7 @@ export class ProxyError extends ShoalError {
  * will close after it, Connection: close. `bodyLength` receives the body's length.
  */
 export function proxyErrorResponse(error: ProxyError, extra: Buffer, close: boolean): { bytes: Buffer; bodyLength: number } {
-  const body = JSON.stringify(error.toJSON());
+  const body = error.body();
   const bodyLength = Buffer.byteLength(body);
   let head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${bodyLength}\r\n`;
   if (error.headers) for (const [name, value] of Object.entries(error.headers)) head += `${name}: ${value}\r\n`;
@@ -33,7 +47,7 @@ export function proxyErrorResponse(error: ProxyError, extra: Buffer, close: bool
 
 /** A raw HTTP/1.1 error response for a connection that closes after it (parse errors, upgrades). */
 export function rawErrorResponse(status: number, reason: string, error: ProxyError): string {
-  const body = JSON.stringify(error.toJSON());
+  const body = error.body();
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 

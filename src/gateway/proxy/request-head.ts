@@ -24,12 +24,15 @@ import {
   LF,
   connectionFlags,
   connectionListed,
-  endsWithChunked,
   equalsLower,
   headerId,
   parseLength,
+  requestTransferCoding,
+  TE_CHUNKED,
+  TE_MALFORMED,
   targetChar,
   tokenChar,
+  validHost,
   valueChar,
 } from './http-syntax.ts';
 
@@ -152,6 +155,13 @@ export function parseRequestHead(buf: Buffer, end: number, lookups: HeadLookups,
   const targetStart = ++i;
   while (targetChar[buf[i]] === 1) i++;
   if (i === targetStart || buf[i] !== 0x20) return bad('malformed request line: target');
+  // Origin-form ("/path?query") only, and "*" for OPTIONS. The absolute-form
+  // ("http://host/path") is refused rather than forwarded: its authority and the Host header
+  // could disagree, and servers differ on which one wins. CONNECT's authority-form gets its
+  // 501 below.
+  if (buf[targetStart] !== 0x2f && !(buf[targetStart] === 0x2a && i === targetStart + 1 && head.method === 'OPTIONS') && head.method !== 'CONNECT') {
+    return bad('malformed request line: the target must start with "/"');
+  }
   head.targetStart = targetStart;
   head.targetEnd = i;
   i++;
@@ -188,19 +198,27 @@ export function parseRequestHead(buf: Buffer, end: number, lookups: HeadLookups,
     switch (id) {
       case H_HOST:
         if (head.hostStart !== -1) return bad('more than one Host header');
+        if (!validHost(buf, valueStart, valueEnd)) return bad('invalid Host header');
         head.hostStart = valueStart;
         head.hostEnd = valueEnd;
         break;
       case H_CONTENT_LENGTH: {
         const length = parseLength(buf, valueStart, valueEnd);
-        if (length < 0 || (head.contentLength !== -1 && head.contentLength !== length)) return bad('invalid Content-Length');
+        // Two Content-Length headers are refused even when equal: a server that takes the list
+        // ("5, 5") as invalid and one that takes the first would frame the body differently.
+        if (head.contentLength !== -1) return bad('more than one Content-Length header');
+        if (length < 0) return bad('invalid Content-Length');
         head.contentLength = length;
         break;
       }
       case H_TRANSFER_ENCODING:
         if (transferEncoding) return bad('more than one Transfer-Encoding header');
         transferEncoding = true;
-        if (!endsWithChunked(buf, valueStart, valueEnd)) return { status: 501, message: 'unsupported Transfer-Encoding' };
+        {
+          const coding = requestTransferCoding(buf, valueStart, valueEnd);
+          if (coding === TE_MALFORMED) return bad('invalid Transfer-Encoding');
+          if (coding !== TE_CHUNKED) return { status: 501, message: 'unsupported Transfer-Encoding (only a lone chunked is accepted)' };
+        }
         head.chunked = true;
         break;
       case H_CONNECTION: {
@@ -262,13 +280,25 @@ export function parseRequestHead(buf: Buffer, end: number, lookups: HeadLookups,
     // The upgrade must reach the server: its Connection and Upgrade headers go along.
     for (let n = 0; n < count; n++) if ((lineIds[n] & 0x7f) === H_CONNECTION || (lineIds[n] & 0x7f) === H_UPGRADE) lineIds[n] &= 0x7f;
   }
-  if (listed !== undefined) dropListed(buf, listed, count);
+  if (listed !== undefined) {
+    // A Connection header naming the message's framing or its Host asks for them to be removed
+    // from the forwarded head: the body would then reach the upstream as a second request.
+    // Such a request is refused rather than forwarded with the option ignored, because the
+    // client plainly disagrees with the upstream about where its message ends.
+    if (listed.has('content-length') || listed.has('transfer-encoding') || listed.has('host')) return bad('Connection names a framing header');
+    dropListed(buf, listed, count);
+  }
   return head;
 }
 
-/** Headers the client's Connection header named are hop-by-hop: not forwarded. */
+/**
+ * Headers the client's Connection header named are hop-by-hop: not forwarded. Framing headers
+ * and Host are never dropped here, whatever the list says (the parse refuses such a list).
+ */
 function dropListed(buf: Buffer, listed: Set<string>, count: number): void {
   for (let n = 0; n < count; n++) {
+    const id = lineIds[n] & 0x7f;
+    if (id === H_CONTENT_LENGTH || id === H_TRANSFER_ENCODING || id === H_HOST) continue;
     const at = n * 4;
     const start = lineSpans[at];
     let nameEnd = start;

@@ -95,6 +95,11 @@ export class ResponseRelay {
         return;
       }
       const end = at + 4;
+      // The limit holds however the head arrived: in pieces, or whole in one read.
+      if (end > MAX_RESPONSE_HEAD) {
+        exchange.upstreamFailed('reset', 'response head too large');
+        return;
+      }
       const head = parseResponseHead(buf, end);
       if (typeof head === 'string') {
         exchange.upstreamFailed('reset', `invalid response: ${head}`);

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
-import { createMetrics, createObservabilityServer, type ObservabilityServer } from '../../observe/index.ts';
+import { createMetrics } from '../../observe/index.ts';
 import { watchConfig } from './config-watch.ts';
+import { startLbAdmin, type LbAdmin } from './lb-admin.ts';
 import { createLbLoggers } from './lb-logging.ts';
 import { createLbMetrics } from './lb-metrics.ts';
 import { printAddresses, rereadConfig, restartOnlyChanges, shutdownSignal, withOverrides, type LbRunOptions } from './lb-process.ts';
@@ -15,10 +16,10 @@ export async function runSingleProcess(options: LbRunOptions): Promise<number> {
   const config = withOverrides(options.config, options);
   const metrics = config.admin ? createMetrics({ nodeId: hostname(), role: 'lb' }) : undefined;
   const balancer = await LoadBalancer.start(config, { logger, accessLog, metrics: metrics ? createLbMetrics(metrics.registry) : undefined });
-  let admin: ObservabilityServer | undefined;
+  let admin: LbAdmin | undefined;
   if (config.admin && metrics) {
     try {
-      admin = await createObservabilityServer({ host: config.admin.address.host, port: config.admin.address.port, metrics, health: () => balancer.health() });
+      admin = await startLbAdmin({ host: config.admin.address.host, port: config.admin.address.port, headersTimeout: config.admin.headersTimeout, metrics, health: () => balancer.health() });
     } catch (err) {
       await balancer.close(0);
       throw err;

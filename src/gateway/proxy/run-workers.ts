@@ -2,9 +2,10 @@ import cluster, { type Worker } from 'node:cluster';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
-import { createMetrics, createObservabilityServer, type Metrics, type ObservabilityServer } from '../../observe/index.ts';
+import { createMetrics, type Metrics } from '../../observe/index.ts';
 import type { LbConfig } from './config-schema.ts';
 import { watchConfig } from './config-watch.ts';
+import { startLbAdmin, type LbAdmin } from './lb-admin.ts';
 import { createLbLoggers } from './lb-logging.ts';
 import { printAddresses, rereadConfig, restartOnlyChanges, shutdownSignal, withOverrides, type LbRunOptions } from './lb-process.ts';
 import type { ListenerAddress } from './load-balancer.ts';
@@ -27,11 +28,11 @@ function stopWorker(worker: Worker, killAfterMs: number): Promise<void> {
 }
 
 /** The primary's admin listener: the workers' metrics summed, and their pids as its health. */
-function startAdmin(address: { host: string; port: number }, workerPids: () => (number | undefined)[]): Promise<ObservabilityServer> {
+function startAdmin(admin: NonNullable<LbConfig['admin']>, workerPids: () => (number | undefined)[]): Promise<LbAdmin> {
   const aggregator = new AggregatorRegistry();
   const own = createMetrics({ nodeId: hostname(), role: 'lb-primary' });
   const metrics: Metrics = { ...own, contentType: aggregator.contentType, metricsText: () => aggregator.clusterMetrics() };
-  return createObservabilityServer({ host: address.host, port: address.port, metrics, health: () => ({ status: 'ok', workers: workerPids() }) });
+  return startLbAdmin({ host: admin.address.host, port: admin.address.port, headersTimeout: admin.headersTimeout, metrics, health: () => ({ status: 'ok', workers: workerPids() }) });
 }
 
 /**
@@ -81,7 +82,7 @@ export async function runWorkers(options: LbRunOptions, count: number): Promise<
     }, delay).unref();
   });
 
-  let admin: ObservabilityServer | undefined;
+  let admin: LbAdmin | undefined;
   let addresses: ListenerAddress[];
   const stopWorkers = async (): Promise<void> => {
     stopping = true;
@@ -93,7 +94,7 @@ export async function runWorkers(options: LbRunOptions, count: number): Promise<
   };
 
   try {
-    if (config.admin) admin = await startAdmin(config.admin.address, () => [...started.keys()].map((worker) => worker.process.pid));
+    if (config.admin) admin = await startAdmin(config.admin, () => [...started.keys()].map((worker) => worker.process.pid));
     addresses = await listening;
   } catch (err) {
     await stopWorkers();
