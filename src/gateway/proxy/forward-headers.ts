@@ -60,13 +60,6 @@ function writeTraceparent(out: Buffer, at: number): number {
   return at;
 }
 
-/** A fresh W3C traceparent (sampled), for requests that arrive without one. */
-export function newTraceparent(): string {
-  const out = Buffer.allocUnsafe(55);
-  writeTraceparent(out, 0);
-  return out.toString('latin1');
-}
-
 /** Where the trace id of a forwarded head is, for the access log (read only when logging). */
 export interface TraceSource {
   traceBuf: Buffer | undefined;

@@ -1,11 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import { ShoalError, type ErrorCode } from '../../core/index.ts';
 
-/**
- * The codes in the balancer's own answers: the shared error codes, and NOT_IMPLEMENTED for its
- * 501s (a transfer coding or method it does not proxy), which no service error maps to.
- */
-export type ProxyErrorCode = ErrorCode | 'NOT_IMPLEMENTED';
+/** The codes in the balancer's own answers: the shared error codes. */
+export type ProxyErrorCode = ErrorCode;
 
 /**
  * A failure the balancer answers itself. The status is explicit because a proxy's statuses
@@ -14,19 +11,15 @@ export type ProxyErrorCode = ErrorCode | 'NOT_IMPLEMENTED';
 export class ProxyError extends ShoalError {
   readonly status: number;
   readonly headers: Record<string, string> | undefined;
-  /** The code the answer's body carries (`code` holds the nearest shared one). */
-  readonly wireCode: ProxyErrorCode;
-
   constructor(status: number, code: ProxyErrorCode, message: string, details?: unknown, headers?: Record<string, string>) {
-    super(code === 'NOT_IMPLEMENTED' ? 'BAD_REQUEST' : code, message, details);
+    super(code, message, details);
     this.status = status;
     this.headers = headers;
-    this.wireCode = code;
   }
 
   /** The JSON body of the answer: `{error:{code,message,details}}`. */
   body(): string {
-    return JSON.stringify({ error: { code: this.wireCode, message: this.message, details: this.details } });
+    return JSON.stringify({ error: { code: this.code, message: this.message, details: this.details } });
   }
 }
 
