@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ChunkedFramer } from '../../src/gateway/proxy/index.ts';
-import { checkProperty, cutsOf, fractions, piecesOf } from './lb-fuzz-budget.ts';
+import { checkProperty, cutsOf, fractions, piecesOf } from '../support/fuzz-budget.ts';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { LoadBalancer, validateConfig } from '../../src/gateway/proxy/index.ts';
 import { send, sleep, startUpstream, type TestUpstream } from '../support/lb-harness.ts';
-import { checkAsyncProperty, cutsOf, fractions, piecesOf } from './lb-fuzz-budget.ts';
+import { checkAsyncProperty, cutsOf, fractions, piecesOf } from '../support/fuzz-budget.ts';
 
 interface Answer {
   /** The first response's status (0: none). */

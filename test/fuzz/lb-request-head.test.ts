@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { clientOrigin, isHeadError, noLookups, parseRequestHead, upstreamHead } from '../../src/gateway/proxy/index.ts';
-import { checkProperty } from './lb-fuzz-budget.ts';
+import { checkProperty } from '../support/fuzz-budget.ts';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HOST = /^(\[[A-Za-z0-9\-._~!$&'()*+,;=%:]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?$/;

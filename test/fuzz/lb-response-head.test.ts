@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { ChunkedFramer, isHeadError, noLookups, parseRequestHead, parseResponseHead } from '../../src/gateway/proxy/index.ts';
 import type { RequestHead } from '../../src/gateway/proxy/request-head.ts';
 import { ResponseRelay, type RelayOwner } from '../../src/gateway/proxy/response-relay.ts';
-import { checkProperty, cutsOf, fractions, piecesOf } from './lb-fuzz-budget.ts';
+import { checkProperty, cutsOf, fractions, piecesOf } from '../support/fuzz-budget.ts';
 
 const MAX_RESPONSE_HEAD = 64 * 1024;
 

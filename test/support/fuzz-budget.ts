@@ -9,7 +9,7 @@ import fc from 'fast-check';
 
 const minutes = Number(process.env.FUZZ_MINUTES ?? '0');
 /** The properties of all lb fuzz files share the time: this is one property's share. */
-const PROPERTIES = 8;
+const PROPERTIES = 10;
 const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : minutes > 0 ? Date.now() % 0x7fffffff : 0x5b0a1;
 
 export interface FuzzResult {
