@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, send, startChildUpstream, startLb, steadyLoad, tempConfig, type ChildUpstream, type LbProcess } from '../support/lb-harness.ts';
+import { send, startChildUpstream, startLb, steadyLoad, tempConfig, type ChildUpstream, type LbProcess } from '../support/lb-harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 interface ServerState {
   url: string;
@@ -75,14 +76,14 @@ ${[...upstreams.values()].map((u) => `      - url: ${u.url}`).join('\n')}
     const metrics = (await send(`${admin}/metrics`)).body;
     const ejections = new RegExp(`shoal_lb_upstream_ejections_total\\{[^}]*upstream="${victim.url}"[^}]*\\} (\\d+)`).exec(metrics);
     assert.ok(ejections && Number(ejections[1]) >= 1, 'c was ejected by outlier detection');
-    await eventually(async () => !(await serverState(admin, victim.url)).healthy, 'active checks mark c down');
+    await eventually(async () => !(await serverState(admin, victim.url)).healthy, { message: 'active checks mark c down', timeoutMs: 15_000, intervalMs: 50 });
 
     const restarted = await startChildUpstream('c', victim.port);
     upstreams.set('c', restarted);
     await eventually(async () => {
       const state = await serverState(admin, victim.url);
       return state.healthy && !state.ejected;
-    }, 'active checks bring c back');
+    }, { message: 'active checks bring c back', timeoutMs: 15_000, intervalMs: 50 });
 
     // Slow start: c's weight starts low and grows, and so does its share of requests.
     const shares: number[] = [];

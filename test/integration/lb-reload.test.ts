@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { eventually, send, startLb, startUpstream, tempConfig, type LbProcess, type TestUpstream } from '../support/lb-harness.ts';
+import { send, startLb, startUpstream, tempConfig, type LbProcess, type TestUpstream } from '../support/lb-harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** Requests to /slow wait here until the test releases them. */
 let waiting: (() => void)[] = [];
@@ -67,11 +68,11 @@ describe('shoal lb reloads its config without losing requests', () => {
     assert.ok(clientSocket, 'the client keeps its connection');
 
     const slow = Array.from({ length: 6 }, () => send(`${lb.urls[0]}/slow`));
-    await eventually(() => inFlight.get('b') === 3 && inFlight.get('a') === 3, 'slow requests reach both servers');
+    await eventually(() => inFlight.get('b') === 3 && inFlight.get('a') === 3, { message: 'slow requests reach both servers', timeoutMs: 15_000, intervalMs: 50 });
 
     const applied = (lb.stderr().match(/configuration applied/g) ?? []).length;
     await config.write(configText(port, [a]));
-    await eventually(() => (lb.stderr().match(/configuration applied/g) ?? []).length > applied, 'the reload is applied');
+    await eventually(() => (lb.stderr().match(/configuration applied/g) ?? []).length > applied, { message: 'the reload is applied', timeoutMs: 15_000, intervalMs: 50 });
     assert.match(lb.stderr(), /draining upstream/);
 
     for (let i = 0; i < 6; i++) {
@@ -104,10 +105,10 @@ describe('shoal lb reloads its config without losing requests', () => {
 
   it('reloads on SIGHUP', async () => {
     await config.write(configText(port, [a, b]));
-    await eventually(async () => (await send(`${lb.urls[0]}/quick`)).body === 'b', 'b is back after the file change');
+    await eventually(async () => (await send(`${lb.urls[0]}/quick`)).body === 'b', { message: 'b is back after the file change', timeoutMs: 15_000, intervalMs: 50 });
     const reloads = (lb.stderr().match(/"why":"signal"/g) ?? []).length;
     lb.child.kill('SIGHUP');
-    await eventually(() => (lb.stderr().match(/"why":"signal"/g) ?? []).length > reloads, 'SIGHUP reloads');
+    await eventually(() => (lb.stderr().match(/"why":"signal"/g) ?? []).length > reloads, { message: 'SIGHUP reloads', timeoutMs: 15_000, intervalMs: 50 });
     assert.equal((await send(`${lb.urls[0]}/quick`)).status, 200);
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { eventually, send, startLb, startUpstream, tempConfig, type Handler, type LbProcess, type TestUpstream } from '../support/lb-harness.ts';
+import { send, startLb, startUpstream, tempConfig, type Handler, type LbProcess, type TestUpstream } from '../support/lb-harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** Upstream sockets that have closed, by the request path they served. */
 const closedUpstreamSockets = new Set<string>();
@@ -107,8 +108,8 @@ backends:
     assert.match(text, /^HTTP\/1\.1 200 /);
     assert.match(text, /content-length: 1000\r\n/i);
     assert.ok(text.endsWith('\r\n\r\n0123456789'), `the part sent came through, and no more: ${JSON.stringify(text.slice(-40))}`);
-    await eventually(() => closedUpstreamSockets.has('/stall'), 'the balancer closed its connection to the stalled upstream');
-    await eventually(() => /"error":"upstream sent nothing for 300ms"/.test(lb.stdout()), 'the access log names the stall');
+    await eventually(() => closedUpstreamSockets.has('/stall'), { message: 'the balancer closed its connection to the stalled upstream', timeoutMs: 15_000, intervalMs: 50 });
+    await eventually(() => /"error":"upstream sent nothing for 300ms"/.test(lb.stdout()), { message: 'the access log names the stall', timeoutMs: 15_000, intervalMs: 50 });
     const next = await send(url);
     assert.equal(next.status, 200);
     assert.equal(next.body, 'a');
@@ -116,8 +117,8 @@ backends:
 
   it('closes both connections when the client stops reading a long answer, and keeps serving', async () => {
     const client = rawRequest(port, '/flood', { read: false });
-    await eventually(() => closedUpstreamSockets.has('/flood'), 'the balancer closed its connection to the upstream');
-    await eventually(() => /"error":"client read nothing for 300ms"/.test(lb.stdout()), 'the access log names the slow client');
+    await eventually(() => closedUpstreamSockets.has('/flood'), { message: 'the balancer closed its connection to the upstream', timeoutMs: 15_000, intervalMs: 50 });
+    await eventually(() => /"error":"client read nothing for 300ms"/.test(lb.stdout()), { message: 'the access log names the slow client', timeoutMs: 15_000, intervalMs: 50 });
     client.resume();
     const { text, bytes } = await client.closed;
     assert.match(text, /^HTTP\/1\.1 200 /);

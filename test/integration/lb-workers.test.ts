@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, freePort, send, startLb, startUpstream, type LbProcess, type TestUpstream } from '../support/lb-harness.ts';
+import { freePort, send, startLb, startUpstream, type LbProcess, type TestUpstream } from '../support/lb-harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 describe('shoal lb --workers', () => {
   let upstream: TestUpstream;
@@ -24,7 +25,7 @@ describe('shoal lb --workers', () => {
       assert.equal(reply.status, 200);
       pids.add(String(reply.headers['x-shoal-lb-worker']));
       return pids.size === 2;
-    }, 'answers come from two workers');
+    }, { message: 'answers come from two workers', timeoutMs: 15_000, intervalMs: 50 });
     assert.ok(![...pids].includes(String(lb.child.pid)), 'workers, not the primary, answer');
 
     const metrics = (await send(`${lb.adminUrl!}/metrics`)).body;
@@ -41,7 +42,7 @@ describe('shoal lb --workers', () => {
       const reply = await send(lb.urls[0], { agent: false });
       if (reply.status === 200) pids.add(Number(reply.headers['x-shoal-lb-worker']));
       return pids.size === 2;
-    }, 'two workers answer again');
+    }, { message: 'two workers answer again', timeoutMs: 15_000, intervalMs: 50 });
     assert.ok(!pids.has(pid));
   });
 

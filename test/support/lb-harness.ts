@@ -10,7 +10,6 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually as pollUntil } from './eventually.ts';
 
 const lbEntry = fileURLToPath(new URL('./lb-cli.ts', import.meta.url));
 const upstreamEntry = fileURLToPath(new URL('./lb-upstream-child.ts', import.meta.url));
@@ -263,10 +262,3 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * The older argument order of eventually(), for tests not yet moved to it.
- * Prefer eventually(check, { message, timeoutMs }) from ./eventually.ts.
- */
-export async function eventually(check: () => boolean | Promise<boolean>, message: string, timeoutMs = 15_000): Promise<void> {
-  await pollUntil(check, { message, timeoutMs, intervalMs: 50 });
-}
