@@ -50,7 +50,11 @@ async function route(handlers: AdminHandlers, req: IncomingMessage, res: ServerR
 
 /** The supervisor's small HTTP API, which `shoal status`, `scale` and `down` talk to. */
 export async function startAdminServer(host: string, port: number, handlers: AdminHandlers): Promise<AdminServer> {
-  const server = createHttpServer((req, res) => route(handlers, req, res));
+  const server = createHttpServer((req, res) => route(handlers, req, res), {
+    // The supervisor's stderr is the terminal of `shoal up`, or supervisor.log when detached.
+    onInternalError: (err, req, errorId) =>
+      process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'admin request failed', errorId, path: req.url?.slice(0, 200), err: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined })}\n`),
+  });
   const bound = await listenHttp(server, port, host, 'admin API');
   return { url: bound.url, close: () => closeHttp(server, { dropActive: true }) };
 }

@@ -39,10 +39,14 @@ interface Incarnation {
   startedAt: number;
   exited: Promise<void>;
   ready: Promise<void>;
+  /** Set once `ready` resolved: until then a restarted process is not serving yet. */
+  isReady: boolean;
 }
 
 export interface ProcessSnapshot {
   pid: number | null;
+  /** The current process said it is ready (a replacement still starting has not). */
+  ready: boolean;
   restarts: number;
   startedAt: string | null;
 }
@@ -87,8 +91,8 @@ export class SupervisedProcess {
 
   snapshot(): ProcessSnapshot {
     const current = this.#current;
-    if (!current || current.child.pid === undefined) return { pid: null, restarts: this.#restarts, startedAt: null };
-    return { pid: current.child.pid, restarts: this.#restarts, startedAt: new Date(current.startedAt).toISOString() };
+    if (!current || current.child.pid === undefined) return { pid: null, ready: false, restarts: this.#restarts, startedAt: null };
+    return { pid: current.child.pid, ready: current.isReady, restarts: this.#restarts, startedAt: new Date(current.startedAt).toISOString() };
   }
 
   /**
@@ -138,7 +142,8 @@ export class SupervisedProcess {
     const fd = openSync(logFile, 'a');
     let child: ChildProcess;
     try {
-      writeSync(fd, `--- ${new Date().toISOString()} starting ${spec.id} (restart ${this.#restarts}) ---\n`);
+      // A log line like the process's own (pino's shape), so every line of the file is one JSON object.
+      writeSync(fd, `${JSON.stringify({ level: 'info', time: new Date().toISOString(), nodeId: spec.id, role: spec.role, msg: 'process starting', restart: this.#restarts })}\n`);
       // A process group of its own keeps a terminal's Ctrl-C away from the children, so the
       // supervisor alone decides the order in which they stop.
       child = spawn(process.execPath, [entry, '_run', spec.role, ...spec.args], {
@@ -171,7 +176,8 @@ export class SupervisedProcess {
     const ready = this.#waitReady(child, exited);
     // Readiness of a restarted process is reported through events; nobody awaits it.
     ready.catch(() => undefined);
-    const incarnation: Incarnation = { child, startedAt, exited, ready };
+    const incarnation: Incarnation = { child, startedAt, exited, ready, isReady: false };
+    ready.then(() => (incarnation.isReady = true), () => undefined);
     this.#current = incarnation;
     return incarnation;
   }

@@ -305,8 +305,9 @@ export class Supervisor {
 }
 
 async function describe(p: SupervisedProcess): Promise<ProcessStatus> {
-  const { pid, restarts, startedAt } = p.snapshot();
-  const answer = pid === null ? { health: 'down', services: [] } : await probeHealth(p.spec.url, 1000);
+  const { pid, ready, restarts, startedAt } = p.snapshot();
+  // A replacement still starting is not serving: the process stays down until it says it is ready.
+  const answer = pid === null || !ready ? { health: 'down', services: [] } : await probeHealth(p.spec.url, 1000);
   return {
     id: p.id,
     role: p.spec.role,

@@ -2,6 +2,8 @@
  * Errors that cross process boundaries. Every failure a user can see is a ShoalError with a
  * stable code; the HTTP status is derived from the code so the gateway and the CLI agree.
  */
+import { randomBytes } from 'node:crypto';
+
 export type ErrorCode =
   | 'VALIDATION'
   | 'BAD_REQUEST'
@@ -99,4 +101,33 @@ export function errorFromWire(wire: unknown): ShoalError {
 export function errorToWire(err: unknown): { code: ErrorCode; message: string; details?: unknown } {
   const e = toShoalError(err);
   return { code: e.code, message: e.message, details: e.details };
+}
+
+/**
+ * What a client may see of a failure: a ShoalError as it is, but an unexpected one (a bug, a
+ * library's exception) as INTERNAL with a generic message and an error id. The original stays
+ * on `cause` for the log line that carries the same id; it never crosses the wire, which sends
+ * code, message and details only. An INTERNAL error that already has an id passes as it is.
+ */
+export function concealUnexpected(err: unknown): ShoalError {
+  if (err instanceof ShoalError && err.code !== 'INTERNAL') return err;
+  if (err instanceof ShoalError && errorIdOf(err) !== undefined) return err;
+  if (!(err instanceof ShoalError) && err && typeof err === 'object' && 'code' in err && isErrorCode(err.code) && err.code !== 'INTERNAL') return toShoalError(err);
+  const errorId = randomBytes(6).toString('hex');
+  const concealed = new ShoalError('INTERNAL', `internal error (error id ${errorId}); the server's log has the details`, { errorId });
+  Object.defineProperty(concealed, 'cause', { value: err, enumerable: false });
+  return concealed;
+}
+
+/** The id an INTERNAL error was logged under, if it has one. */
+export function errorIdOf(err: unknown): string | undefined {
+  const id = err instanceof ShoalError ? (err.details as { errorId?: unknown } | undefined)?.errorId : undefined;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** The message and stack of what an error was concealing, for the log line. */
+export function concealedCause(err: unknown): { message: string; stack?: string } | undefined {
+  const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;
+  if (cause === undefined) return undefined;
+  return cause instanceof Error ? { message: cause.message, ...(cause.stack ? { stack: cause.stack } : {}) } : { message: String(cause) };
 }

@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { createHttpServer, hasAdminToken, isBuiltinService, isClientAbort, listenHttp, closeHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, toShoalError, type CallMeta, type Logger } from '../core/index.ts';
+import { concealedCause, concealUnexpected, createHttpServer, errorIdOf, hasAdminToken, isBuiltinService, isClientAbort, listenHttp, closeHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, type CallMeta, type CallReceipt, type Logger } from '../core/index.ts';
+import type { ActionDescriptor } from '../control/index.ts';
 import type { GatewayBroker } from '../runtime/index.ts';
 import { paramsFromQuery, parseApiPath, type ApiTarget } from './api-route.ts';
 import { buildOpenApi } from './openapi.ts';
@@ -60,9 +61,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   restRoutes.update(broker.registry.descriptors());
   broker.registry.onChange(() => restRoutes.update(broker.registry.descriptors()));
 
-  function paramsSchemaOf(target: ApiTarget): unknown {
+  function actionOf(target: ApiTarget): ActionDescriptor | undefined {
     const descriptor = broker.registry.endpoints(target.service, target.version)[0]?.descriptor;
-    return descriptor?.actions.find((a) => a.name === target.action)?.paramsSchema;
+    return descriptor?.actions.find((a) => a.name === target.action);
+  }
+
+  function paramsSchemaOf(target: ApiTarget): unknown {
+    return actionOf(target)?.paramsSchema;
   }
 
   /** Params from the query (GET, DELETE) or the JSON body (other methods), plus path params. */
@@ -95,21 +100,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const meta: CallMeta = { requestId: String(req.headers['x-request-id'] ?? randomUUID()) };
     propagation.inject(trace.setSpan(context.active(), span), meta, metaSetter);
     const headers: Record<string, string> = meta.traceparent ? { traceparent: meta.traceparent } : {};
+    const receipt: CallReceipt = {};
     try {
       refuseBuiltin(req, target);
       const params = await readParams(req, url, target, pathParams);
-      const { result, servedBy } = await broker.callWithOrigin(target.service, target.version, target.action, params, { meta });
-      if (servedBy) headers['x-shoal-node'] = servedBy;
+      const { result } = await broker.callWithOrigin(target.service, target.version, target.action, params, { meta }, receipt);
+      if (receipt.servedBy) headers['x-shoal-node'] = receipt.servedBy;
       sendJson(res, 200, result, headers);
     } catch (err) {
-      const error = toShoalError(err);
+      if (receipt.servedBy) headers['x-shoal-node'] = receipt.servedBy;
+      const error = concealUnexpected(err);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
       if (isClientAbort(err)) logger.info({ path: url.pathname }, 'client aborted the request mid-body');
-      else if (error.code === 'INTERNAL') logger.error({ err: error.message, path: url.pathname }, 'call failed');
+      else if (error.code === 'INTERNAL') logger.error({ errorId: errorIdOf(error), err: concealedCause(error)?.message ?? error.message, stack: concealedCause(error)?.stack, path: url.pathname }, 'call failed');
       sendError(res, error, headers);
     } finally {
       span.end();
     }
+  }
+
+  /** GET and POST for an idempotent action (or one not known here yet), POST alone for the rest. */
+  function allowedMethods(target: ApiTarget): string {
+    return actionOf(target)?.idempotent === false ? 'POST' : 'GET, POST';
   }
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -117,7 +129,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!target) return false;
     if (req.method !== 'GET' && req.method !== 'POST') {
       req.resume();
-      sendError(res, new ShoalError('METHOD_NOT_ALLOWED', `method ${req.method} is not allowed on API routes (use GET or POST)`), { allow: 'GET, POST' });
+      sendError(res, new ShoalError('METHOD_NOT_ALLOWED', `method ${req.method} is not allowed on API routes (use GET or POST)`), { allow: allowedMethods(target) });
+      return true;
+    }
+    if (req.method === 'GET' && actionOf(target)?.idempotent === false) {
+      // A GET may be prefetched, cached, retried or followed from a link: only safe to repeat actions answer it.
+      req.resume();
+      sendError(res, new ShoalError('METHOD_NOT_ALLOWED', `${target.service}.${target.action} changes state: call it with POST (only idempotent actions answer GET)`), { allow: 'POST' });
       return true;
     }
     await callTarget(req, res, url, target, `/api/v${target.version}/${target.service}/${target.action}`);
@@ -152,7 +170,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return true;
   }
 
+  /** One access log line per request, written once its answer is out. */
+  function logAccess(req: IncomingMessage, res: ServerResponse, startedMs: number): void {
+    const traceparent = res.getHeader('traceparent');
+    const node = res.getHeader('x-shoal-node');
+    logger.info(
+      {
+        log: 'access',
+        method: req.method,
+        path: (req.url ?? '').slice(0, 500),
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - startedMs) * 1000) / 1000,
+        ...(typeof node === 'string' ? { node } : {}),
+        ...(typeof traceparent === 'string' ? { traceId: traceparent.split('-')[1] } : {}),
+      },
+      'request',
+    );
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedMs = performance.now();
+    res.once('finish', () => logAccess(req, res, startedMs));
     const url = requestUrl(req);
     if (overRate(req, res, url.pathname)) {
       req.resume();
@@ -180,7 +218,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const server = createHttpServer(handle, {
     keepAliveTimeoutMs: 65_000,
-    onInternalError: (err, req) => logger.error({ err: err instanceof Error ? err.message : String(err), path: req.url?.slice(0, 200) }, 'request failed'),
+    onInternalError: (err, req, errorId) => logger.error({ errorId, err: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined, path: req.url?.slice(0, 200) }, 'request failed'),
   });
   const bound = await listenHttp(server, options.port, options.host ?? '127.0.0.1', 'gateway');
   return { url: bound.url, server, close: () => closeHttp(server) };

@@ -69,9 +69,10 @@ export function buildOpenApi(descriptors: readonly ServiceDescriptor[], title = 
   for (const service of sorted) {
     if (isBuiltinService(service.name)) continue;
     for (const action of service.actions) {
+      // GET is served only for actions that are safe to repeat; the document lists what is served.
       paths[`/api/v${service.version}/${service.name}/${action.name}`] = {
         post: operation(service, action, 'post'),
-        get: operation(service, action, 'get'),
+        ...(action.idempotent ? { get: operation(service, action, 'get') } : {}),
       };
       if (action.rest) {
         const pathParams: string[] = [];

@@ -3,7 +3,7 @@
  * debug (usually off in production), failures at warn, or at error when the failure is ours
  * (INTERNAL) rather than the caller's.
  */
-import { monotonicMs, toShoalError } from '../core/index.ts';
+import { concealedCause, errorIdOf, monotonicMs, toShoalError } from '../core/index.ts';
 import type { AnyService, EventMessage, InboundCall, Logger, NodeInfo, Plugin } from '../core/index.ts';
 import { traceIdOf } from './traceparent.ts';
 
@@ -31,6 +31,14 @@ export function loggingPlugin(logger: Logger): Plugin {
     const error = toShoalError(err);
     fields.code = error.code;
     fields.err = error.message;
+    const errorId = errorIdOf(error);
+    if (errorId !== undefined) fields.errorId = errorId;
+    // What the caller was not told: the original message and where it was thrown.
+    const cause = concealedCause(error);
+    if (cause) {
+      fields.err = cause.message;
+      if (cause.stack) fields.stack = cause.stack;
+    }
     if (error.code === 'INTERNAL') logger.error(fields, msg);
     else logger.warn(fields, msg);
   }

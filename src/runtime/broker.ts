@@ -8,6 +8,7 @@ import {
   type CallMeta,
   type ContextExtensions,
   type KeyValueStore,
+  type CallReceipt,
   type Logger,
   type NodeInfo,
   type Plugin,
@@ -212,8 +213,9 @@ export class ServiceBroker implements GatewayBroker, ContextBroker {
     action: string,
     params: unknown,
     options?: CallByNameOptions,
+    receipt?: CallReceipt,
   ): Promise<{ result: unknown; servedBy: string | undefined }> {
-    return this.#dispatcher.callWithOrigin(service, version, action, params, options);
+    return this.#dispatcher.callWithOrigin(service, version, action, params, options, receipt);
   }
 
   /** Publishes an event from outside any handler. */

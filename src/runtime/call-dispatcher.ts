@@ -19,6 +19,7 @@ import type { ServiceEndpoint, ServiceRegistry } from './registry.ts';
 import type { RequestIds } from './request-ids.ts';
 import type { StrategyCache } from './strategy-cache.ts';
 import { encodeCallFrame } from './wire.ts';
+import { callScope } from './call-scope.ts';
 
 export interface CallDispatcherOptions {
   nodeId: string;
@@ -94,9 +95,9 @@ export class CallDispatcher {
     action: string,
     params: unknown,
     options: CallByNameOptions = noOptions,
+    receipt: CallReceipt = {},
   ): Promise<{ result: unknown; servedBy: string | undefined }> {
     // A receipt rather than a field of the call: plugins may hand on a copy of the call.
-    const receipt: CallReceipt = {};
     const result = await this.#outbound(this.#build(service, version, action, params, options, receipt));
     return { result, servedBy: receipt.servedBy };
   }
@@ -111,8 +112,9 @@ export class CallDispatcher {
         actions: descriptor.actions.map((a) => a.name),
       });
     }
-    const given = options.meta;
-    const meta: CallMeta = { requestId: given?.requestId ?? this.#options.requestIds.next(), callerNodeId: this.#options.nodeId };
+    const meta: CallMeta = { requestId: options.meta?.requestId ?? this.#options.requestIds.next(), callerNodeId: this.#options.nodeId };
+    // Without meta of its own, a call made while serving another belongs to that one's trace and deadline.
+    const given = options.meta ?? callScope.getStore();
     if (given) {
       if (given.traceparent) meta.traceparent = given.traceparent;
       if (given.tracestate) meta.tracestate = given.tracestate;
@@ -197,6 +199,9 @@ export class CallDispatcher {
         strategy.onEnd?.(id, { latencyMs: performance.now() - started, ok: false });
         // Made on the first failure: most calls succeed at once and never need the set.
         (call.exclude ??= new Set()).add(id);
+        // An answer from the node's handler (a validation error, NOT_FOUND…) still names who gave it.
+        const receipt = call.receipt;
+        if (receipt !== undefined && reachedNode(err)) receipt.servedBy = id;
         throw err;
       },
     );
@@ -262,7 +267,7 @@ export class CallDispatcher {
     }
     const endpoint = endpointById(this.#registry.endpoints(call.service, call.version), attempt.endpointId);
     if (!endpoint?.address) throw new ShoalError('UNAVAILABLE', `node ${attempt.endpointId} left`, { sent: false });
-    return this.#options.transport.request(endpoint.address, encodeCallFrame(call), { timeoutMs: remainingMs });
+    return this.#options.transport.request(endpoint.address, encodeCallFrame(call), { timeoutMs: remainingMs, peerName: endpoint.id });
   }
 }
 
@@ -280,6 +285,11 @@ export function tightestDeadline(hooks: readonly Plugin[], call: OutboundCall, n
 function localEndpoint(endpoints: readonly ServiceEndpoint[], exclude: ReadonlySet<string> | undefined): ServiceEndpoint | undefined {
   for (const endpoint of endpoints) if (endpoint.local && (exclude === undefined || !exclude.has(endpoint.id))) return endpoint;
   return undefined;
+}
+
+/** Whether a failure is the node's own answer, rather than the node not being reached. */
+function reachedNode(err: unknown): boolean {
+  return err instanceof ShoalError && err.code !== 'UNAVAILABLE' && err.code !== 'TIMEOUT' && err.code !== 'CIRCUIT_OPEN';
 }
 
 function endpointById(endpoints: readonly ServiceEndpoint[], id: string): ServiceEndpoint | undefined {

@@ -4,7 +4,7 @@
  * never reach the broker's parts (presence, dispatch, serving, events).
  */
 import type { MemberRecord, ServiceDescriptor } from '../control/index.ts';
-import type { CallMeta } from '../core/index.ts';
+import type { CallMeta, CallReceipt } from '../core/index.ts';
 import type { ServiceEndpoint } from './registry.ts';
 
 export interface CallByNameOptions {
@@ -43,13 +43,17 @@ export interface RoutingCaller extends ServiceCaller {
 
 /** What the HTTP gateway needs: calls that tell who answered, the catalog for routes and docs, health. */
 export interface GatewayBroker extends RoutingCaller {
-  /** Like call(), also telling which node answered. */
+  /**
+   * Like call(), also telling which node answered. `receipt.servedBy` names the node that
+   * answered, also when its answer was an error (not when no node was reached).
+   */
   callWithOrigin(
     service: string,
     version: number,
     action: string,
     params: unknown,
     options?: CallByNameOptions,
+    receipt?: CallReceipt,
   ): Promise<{ result: unknown; servedBy: string | undefined }>;
   health(): BrokerHealth;
 }

@@ -1,6 +1,7 @@
-import { collectInterceptors, composeChain, ShoalError, type InboundCall, type Next, type Plugin } from '../core/index.ts';
+import { collectInterceptors, composeChain, concealUnexpected, ShoalError, type InboundCall, type Next, type Plugin } from '../core/index.ts';
 import type { ContextFactory } from './context-factory.ts';
 import type { LocalServices } from './local-services.ts';
+import { callScope } from './call-scope.ts';
 import { parseCallFrame } from './wire.ts';
 
 export type InboundState = 'open' | 'closed';
@@ -61,10 +62,10 @@ export class InboundServer {
     let result: unknown;
     try {
       const ctx = this.#contexts.create(call.service, call.version, call.action, call.meta);
-      result = this.#local.invoke(call.service, call.version, call.action, call.params, ctx);
+      result = callScope.run(call.meta, invokeHandler, this.#local, call, ctx);
     } catch (err) {
       this.#inflight--;
-      return Promise.reject(err);
+      return Promise.reject(concealUnexpected(err));
     }
     if (isThenable(result)) return Promise.resolve(result).then(this.#servedValue, this.#servedError);
     this.#inflight--;
@@ -76,10 +77,16 @@ export class InboundServer {
     return value;
   };
 
+  /** A handler's own bug reaches its caller as INTERNAL with an error id, never its message (it may name hosts, paths, SQL). */
   readonly #servedError = (err: unknown): never => {
     this.#inflight--;
-    throw err;
+    throw concealUnexpected(err);
   };
+}
+
+/** Outside the class so that running a handler in its call's scope needs no closure per call. */
+function invokeHandler(local: LocalServices, call: InboundCall, ctx: ReturnType<ContextFactory['create']>): unknown {
+  return local.invoke(call.service, call.version, call.action, call.params, ctx);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -40,6 +40,11 @@ export interface PeerAddress {
 export interface RequestOptions {
   /** Time to wait for the answer (connecting included) before failing with TIMEOUT or UNAVAILABLE. */
   timeoutMs: number;
+  /**
+   * How errors about this request name the peer (e.g. its node id). Default: its address.
+   * Errors may reach an outside client, which has no business learning internal addresses.
+   */
+  peerName?: string;
 }
 
 /** Who sent an inbound message, as far as the transport knows (authenticated node id). */

@@ -78,7 +78,7 @@ describe('gateway API over a live cluster', () => {
     assert.equal(huge.status, 413);
     const wrongMethod = await fetch(gateway.url + '/api/v1/links/create', { method: 'DELETE' });
     assert.equal(wrongMethod.status, 405);
-    assert.equal(wrongMethod.headers.get('allow'), 'GET, POST');
+    assert.equal(wrongMethod.headers.get('allow'), 'POST');
     const ok = await post('/api/v1/links/create', JSON.stringify({ url: 'https://example.com/after' }));
     assert.equal(ok.status, 200);
   });

@@ -110,7 +110,7 @@ describe('malformed input at every HTTP listener of a cluster', () => {
     }
     const del = await raw(gateway, 'DELETE /api/v1/links/create HTTP/1.1\r\nHost: a\r\n\r\n');
     assert.equal(del.status, 405);
-    assert.match(del.head, /\r\nallow: GET, POST/i);
+    assert.match(del.head, /\r\nallow: POST\r\n/i);
     const put = await raw(gateway, 'PUT /v1/links/survivor HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n');
     assert.equal(put.status, 405, put.body);
     assert.match(put.head, /\r\nallow: GET/i);

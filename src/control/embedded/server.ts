@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { closeHttp, createHttpServer, listenHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, toShoalError, type Logger } from '../../core/index.ts';
+import { closeHttp, concealUnexpected, createHttpServer, errorIdOf, listenHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, type Logger } from '../../core/index.ts';
 import { verifyRequest } from './auth.ts';
 import {
   MAX_BODY_BYTES,
@@ -172,9 +172,9 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
       }
       sendJson(res, 200, route(method, url.pathname, body));
     } catch (err) {
-      const error = toShoalError(err);
+      const error = concealUnexpected(err);
       const path = target.slice(0, 200);
-      if (error.code === 'INTERNAL') logger.error({ err, method, path }, 'coordinator request failed');
+      if (error.code === 'INTERNAL') logger.error({ errorId: errorIdOf(error), err: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined, method, path }, 'coordinator request failed');
       else logger.debug({ code: error.code, message: error.message, path }, 'coordinator request rejected');
       if (!res.writableEnded && !res.destroyed) sendError(res, error);
     }

@@ -109,7 +109,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     res.end(text);
     return;
   }
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  // Set one by one rather than passed to writeHead, so an access log can still read them back.
+  for (const name in headers) res.setHeader(name, headers[name]);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 

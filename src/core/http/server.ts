@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ShoalError } from '../errors.ts';
+import { concealUnexpected, errorIdOf, ShoalError } from '../errors.ts';
 import { sendError } from './json.ts';
 
 export interface HttpServerOptions {
@@ -19,8 +19,11 @@ export interface HttpServerOptions {
   maxHeaderBytes?: number;
   /** Idle keep-alive time (default Node's 5 s). */
   keepAliveTimeoutMs?: number;
-  /** Called for a handler error that is a bug (INTERNAL), after the client got a 500. */
-  onInternalError?: (err: unknown, req: IncomingMessage) => void;
+  /**
+   * Called for a handler error that is a bug: the client got INTERNAL with only `errorId`, so
+   * the log line written here is the one place its message and stack go.
+   */
+  onInternalError?: (err: unknown, req: IncomingMessage, errorId: string) => void;
 }
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
@@ -96,9 +99,10 @@ export function createHttpServer(handler: HttpHandler, options: HttpServerOption
       }
       if (pending) {
         pending.catch((err: unknown) => {
-          const internal = !(err instanceof ShoalError) || err.code === 'INTERNAL';
-          if (internal) options.onInternalError?.(err, req);
-          if (!res.headersSent) sendError(res, err);
+          const answer = concealUnexpected(err);
+          const errorId = answer !== err ? errorIdOf(answer) : undefined;
+          if (errorId !== undefined) options.onInternalError?.(err, req, errorId);
+          if (!res.headersSent) sendError(res, answer);
           else res.destroy();
         });
       }

@@ -15,6 +15,7 @@ export interface PendingRequestHolder {
 export class PendingRequest implements LinkWaiter, Expirable {
   readonly id: number;
   /** host:port of the peer, for error messages. */
+  /** How errors name the peer: the caller's name for it, else its address. */
   readonly peerKey: string;
   readonly timeoutMs: number;
   deadline: number;

@@ -141,7 +141,7 @@ export class TcpTransport implements Transport {
     const link = this.linkFor(peer);
     const timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : 0;
     return new Promise((resolve, reject) => {
-      const request = new PendingRequest(id, link.key, frame, timeoutMs, this.deadlines, resolve, reject);
+      const request = new PendingRequest(id, options.peerName ?? link.key, frame, timeoutMs, this.deadlines, resolve, reject);
       const connection = link.connection;
       if (connection) {
         connection.sendRequest(request);
