@@ -360,7 +360,7 @@ describe('fuzz: rpc frame codec', () => {
         assert.equal(decoder.bufferedBytes, 0);
 
         // Every single cut point, when the stream is small enough to try them all.
-        if (bytes.length <= 2048) {
+        if (bytes.length <= 1024) {
           for (let cut = 0; cut <= bytes.length; cut++) {
             const { frames: got, error } = feed(new FrameDecoder(limit), [bytes.subarray(0, cut), bytes.subarray(cut)]);
             assert.equal(error, undefined, `cut at ${cut}`);
