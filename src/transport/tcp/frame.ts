@@ -151,9 +151,19 @@ export function frameFromValue(value: unknown): Frame {
     case 'denied':
       return f as DeniedFrame;
     default:
-      throw new MalformedFrameError(`unknown frame kind: ${String(f.t).slice(0, 32)}`);
+      throw new MalformedFrameError(`unknown frame kind: ${describeTag(f.t)}`);
   }
   throw new MalformedFrameError(`frame of kind ${String(f.t)} has wrong fields`);
+}
+
+/**
+ * A peer-sent tag, for an error message. Not String(tag): a decoded map such as
+ * { toString: null } cannot be converted and would throw a TypeError instead of the
+ * MalformedFrameError that callers expect.
+ */
+function describeTag(tag: unknown): string {
+  if (tag === null || typeof tag !== 'object') return String(tag).slice(0, 32);
+  return Array.isArray(tag) ? 'an array' : 'a map';
 }
 
 function fromTuple(tuple: unknown[]): Frame {
@@ -165,7 +175,7 @@ function fromTuple(tuple: unknown[]): Frame {
   } else if (tuple.length === 2 && tag === TAG_MESSAGE) {
     return { t: 'msg', body: tuple[1] };
   }
-  throw new MalformedFrameError(`malformed frame tuple of ${tuple.length} items tagged ${String(tag).slice(0, 32)}`);
+  throw new MalformedFrameError(`malformed frame tuple of ${tuple.length} items tagged ${describeTag(tag)}`);
 }
 
 /**
