@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkAsyncProperty } from '../support/fuzz-budget.ts';
 import { Packr } from 'msgpackr';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { PeerAddress, Transport } from '../../src/transport/index.ts';
@@ -28,39 +29,6 @@ import {
 } from '../../src/transport/tcp/frame.ts';
 import { computeProof, createNonce } from '../../src/transport/tcp/handshake.ts';
 import { eventually } from '../support/eventually.ts';
-
-// ---------------------------------------------------------------------------------------------
-// Running a property: seeded, bounded, and saying how many cases it tried.
-
-const DEFAULT_SEED = 20240611;
-
-function seedFromEnv(): number {
-  const text = process.env.FUZZ_SEED;
-  if (text === undefined || text === '') return DEFAULT_SEED;
-  const seed = Number(text);
-  if (!Number.isSafeInteger(seed)) throw new Error(`FUZZ_SEED must be an integer, got ${text}`);
-  return seed;
-}
-
-const SEED = seedFromEnv();
-const FUZZ_MINUTES = Number(process.env.FUZZ_MINUTES ?? '0');
-const REPORT_CHARS = 4000;
-
-/** Checks a property with numRuns cases (or for FUZZ_MINUTES), prints the count, fails with the seed. */
-async function fuzz<Ts>(name: string, property: fc.IRawProperty<Ts>, numRuns: number): Promise<void> {
-  const budget =
-    FUZZ_MINUTES > 0
-      ? { numRuns: Number.MAX_SAFE_INTEGER, plugins: [fc.interruptAfterTimeLimit(FUZZ_MINUTES * 60_000)] }
-      : { numRuns };
-  const details = await fc.check(property, { seed: SEED, ...budget });
-  console.log(`fuzz ${name}: ${details.numRuns} cases`);
-  if (details.failed) {
-    const report = fc.defaultReportMessage(details) ?? '';
-    // A counterexample can hold kilobytes of binary; its start says enough, the seed replays the rest.
-    const shown = report.length > REPORT_CHARS ? `${report.slice(0, REPORT_CHARS)}… (${report.length - REPORT_CHARS} more characters)` : report;
-    assert.fail(`fuzz ${name} failed; FUZZ_SEED=${details.seed} replays it\n${shown}`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Values a frame may carry, and what the codec turns them into.
@@ -313,8 +281,7 @@ const cutsArb = fc.array(fc.nat(), { maxLength: 12 });
 
 describe('fuzz: rpc frame codec', () => {
   it('round-trips any frame through encoding, the decoder and decodeFrame', async () => {
-    await fuzz(
-      'frame round trip',
+    await checkAsyncProperty('frame round trip', 300,
       fc.property(frameArb, (frame) => {
         const bytes = encodeFrame(frame);
         assert.equal(bytes.readUInt32BE(0), bytes.length - FRAME_HEADER_BYTES);
@@ -328,14 +295,11 @@ describe('fuzz: rpc frame codec', () => {
         assert.equal(error, undefined);
         assert.deepStrictEqual(frames, [afterWire(frame)]);
         assert.equal(decoder.bufferedBytes, 0);
-      }),
-      300,
-    );
+      }));
   });
 
   it('yields the same frames in the same order however the bytes are cut', async () => {
-    await fuzz(
-      'frame split invariance',
+    await checkAsyncProperty('frame split invariance', 150,
       fc.property(fc.array(frameArb, { minLength: 1, maxLength: 6 }), cutsArb, (frames, cuts) => {
         const encoded = frames.map((f) => encodeFrame(f));
         const bytes = Buffer.concat(encoded);
@@ -368,9 +332,7 @@ describe('fuzz: rpc frame codec', () => {
             assert.deepStrictEqual(got, expected, `cut at ${cut}`);
           }
         }
-      }),
-      150,
-    );
+      }));
   });
 
   it('turns bad bytes after good frames into exactly one codec error, never a foreign throw or an unsent frame', async () => {
@@ -419,8 +381,7 @@ describe('fuzz: rpc frame codec', () => {
           cuts: cutsArb,
         });
       });
-    await fuzz(
-      'frame garbage after good frames',
+    await checkAsyncProperty('frame garbage after good frames', 300,
       fc.property(caseArb, ({ good, encoded, limit, bad, after, cuts }) => {
         const tail = bad.kind === 'truncated' ? bad.bytes : Buffer.concat([bad.bytes, after]);
         const bytes = Buffer.concat([...encoded, tail]);
@@ -442,9 +403,7 @@ describe('fuzz: rpc frame codec', () => {
             assert.equal(decoder.bufferedBytes, bad.bytes.length);
             break;
         }
-      }),
-      300,
-    );
+      }));
   });
 
   it('decodes arbitrary bytes the same however they are cut, with only codec errors and a bounded buffer', async () => {
@@ -456,8 +415,7 @@ describe('fuzz: rpc frame codec', () => {
         Buffer.concat([...frames.map((f) => encodeFrame(f)), junk]),
       ),
     );
-    await fuzz(
-      'frame arbitrary bytes',
+    await checkAsyncProperty('frame arbitrary bytes', 400,
       fc.property(bytesArb, fc.integer({ min: 0, max: 512 }), cutsArb, (raw, limit, cuts) => {
         const bytes = Buffer.from(raw);
         // The oracle: headers read off the whole buffer, each body decoded, stopping at the first error.
@@ -484,9 +442,7 @@ describe('fuzz: rpc frame codec', () => {
           assert.equal(result.error, undefined);
           assert.equal(decoder.bufferedBytes, reference.rest);
         }
-      }),
-      400,
-    );
+      }));
   });
 });
 
@@ -576,8 +532,7 @@ describe('fuzz: rpc frames through a connection', () => {
         fc.constant(encodeFrame({ t: 'hello', nonce: createNonce() })),
       ),
     );
-    await fuzz(
-      'frame connection',
+    await checkAsyncProperty('frame connection', 25,
       fc.asyncProperty(fc.array(callArb, { maxLength: 8 }), badArb, cutsArb, async (calls, bad, cuts) => {
         seen.length = 0;
         const rejectedBefore = server.stats().rejected;
@@ -620,8 +575,6 @@ describe('fuzz: rpc frames through a connection', () => {
           peer.socket.destroy();
           await peer.closed;
         }
-      }),
-      25,
-    );
+      }));
   });
 });

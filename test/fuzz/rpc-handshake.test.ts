@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkAsyncProperty } from '../support/fuzz-budget.ts';
 import { Packr } from 'msgpackr';
 import { ShoalError } from '../../src/core/errors.ts';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
@@ -20,39 +21,6 @@ import { createTcpTransport } from '../../src/transport/tcp/index.ts';
 import { FRAME_HEADER_BYTES, FrameDecoder, decodeFrame, encodeFrame, type AuthFrame, type Frame } from '../../src/transport/tcp/frame.ts';
 import { computeProof, computeWelcomeProof, createNonce } from '../../src/transport/tcp/handshake.ts';
 import { eventually } from '../support/eventually.ts';
-
-// ---------------------------------------------------------------------------------------------
-// Running a property: seeded, bounded, and saying how many cases it tried.
-
-const DEFAULT_SEED = 20240611;
-
-function seedFromEnv(): number {
-  const text = process.env.FUZZ_SEED;
-  if (text === undefined || text === '') return DEFAULT_SEED;
-  const seed = Number(text);
-  if (!Number.isSafeInteger(seed)) throw new Error(`FUZZ_SEED must be an integer, got ${text}`);
-  return seed;
-}
-
-const SEED = seedFromEnv();
-const FUZZ_MINUTES = Number(process.env.FUZZ_MINUTES ?? '0');
-const REPORT_CHARS = 4000;
-
-/** Checks a property with numRuns cases (or for FUZZ_MINUTES), prints the count, fails with the seed. */
-async function fuzz<Ts>(name: string, property: fc.IRawProperty<Ts>, numRuns: number): Promise<void> {
-  const budget =
-    FUZZ_MINUTES > 0
-      ? { numRuns: Number.MAX_SAFE_INTEGER, plugins: [fc.interruptAfterTimeLimit(FUZZ_MINUTES * 60_000)] }
-      : { numRuns };
-  const details = await fc.check(property, { seed: SEED, ...budget });
-  console.log(`fuzz ${name}: ${details.numRuns} cases`);
-  if (details.failed) {
-    const report = fc.defaultReportMessage(details) ?? '';
-    // A counterexample can hold kilobytes of binary; its start says enough, the seed replays the rest.
-    const shown = report.length > REPORT_CHARS ? `${report.slice(0, REPORT_CHARS)}… (${report.length - REPORT_CHARS} more characters)` : report;
-    assert.fail(`fuzz ${name} failed; FUZZ_SEED=${details.seed} replays it\n${shown}`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Inputs.
@@ -246,8 +214,7 @@ describe('fuzz: rpc handshake, accepting side', () => {
       // A length over the handshake's frame limit.
       { weight: 1, arbitrary: fc.integer({ min: 64 * 1024 + 1, max: 0xffffffff }).map(header) },
     );
-    await fuzz(
-      'handshake arbitrary bytes',
+    await checkAsyncProperty('handshake arbitrary bytes', 40,
       fc.asyncProperty(input, fc.boolean(), cutsArb, async (data, afterHello, cuts) => {
         const rejectedBefore = server.stats().rejected;
         const peer = await rawPeer(address);
@@ -258,15 +225,12 @@ describe('fuzz: rpc handshake, accepting side', () => {
         } finally {
           peer.socket.destroy();
         }
-      }),
-      40,
-    );
+      }));
     await assertServesNewPeer();
   });
 
   it('disconnects and counts a peer that sends msgpack values of any shape instead of a proof', async () => {
-    await fuzz(
-      'handshake msgpack values',
+    await checkAsyncProperty('handshake msgpack values', 60,
       fc.asyncProperty(fc.array(handshakeLike, { minLength: 1, maxLength: 3 }), fc.boolean(), cutsArb, async (values, afterHello, cuts) => {
         const rejectedBefore = server.stats().rejected;
         const peer = await rawPeer(address);
@@ -277,9 +241,7 @@ describe('fuzz: rpc handshake, accepting side', () => {
         } finally {
           peer.socket.destroy();
         }
-      }),
-      60,
-    );
+      }));
     await assertServesNewPeer();
   });
 
@@ -308,8 +270,7 @@ describe('fuzz: rpc handshake, accepting side', () => {
       fc.constant({ kind: 'welcome-proof' as const }),
       fc.constant({ kind: 'replay' as const }),
     );
-    await fuzz(
-      'handshake mangled proof',
+    await checkAsyncProperty('handshake mangled proof', 60,
       fc.asyncProperty(text, mangleArb, async (nodeId, mangle) => {
         const rejectedBefore = server.stats().rejected;
         const peer = await rawPeer(address);
@@ -349,9 +310,7 @@ describe('fuzz: rpc handshake, accepting side', () => {
         } finally {
           peer.socket.destroy();
         }
-      }),
-      60,
-    );
+      }));
     await assertServesNewPeer();
   });
 });
@@ -431,8 +390,7 @@ describe('fuzz: rpc handshake, dialling side', () => {
       { weight: 2, arbitrary: fc.constant({ kind: 'reflect' as const }) },
     );
     let clients = 0;
-    await fuzz(
-      'handshake mangled welcome',
+    await checkAsyncProperty('handshake mangled welcome', 40,
       fc.asyncProperty(forgeryArb, text, async (forgery, serverId) => {
         const clientId = `client-${++clients}`;
         const client = createTcpTransport({ nodeId: clientId, secret: SECRET, logger: silentLogger, handshakeTimeoutMs: 5000 });
@@ -496,8 +454,6 @@ describe('fuzz: rpc handshake, dialling side', () => {
           await client.close();
           await Promise.all([closeServer(main), closeServer(helper)]);
         }
-      }),
-      40,
-    );
+      }));
   });
 });

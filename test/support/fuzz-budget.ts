@@ -9,7 +9,7 @@ import fc from 'fast-check';
 
 const minutes = Number(process.env.FUZZ_MINUTES ?? '0');
 /** The properties of all lb fuzz files share the time: this is one property's share. */
-const PROPERTIES = 10;
+const PROPERTIES = 19;
 const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : minutes > 0 ? Date.now() % 0x7fffffff : 0x5b0a1;
 
 export interface FuzzResult {
@@ -21,9 +21,15 @@ function parameters<T>(ciRuns: number): fc.Parameters<T> {
   return { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: (minutes * 60_000) / PROPERTIES, markInterruptAsFailure: false };
 }
 
+const REPORT_CHARS = 4000;
+
 function report(name: string, details: fc.RunDetails<unknown>): void {
   console.log(`fuzz ${name}: ${details.numRuns} cases (seed ${details.seed})`);
-  if (details.failed) throw new Error(`${name} failed; rerun with FUZZ_SEED=${details.seed}\n${fc.defaultReportMessage(details) ?? ''}`);
+  if (!details.failed) return;
+  const text = fc.defaultReportMessage(details) ?? '';
+  // A counterexample can hold kilobytes of binary; its start says enough, the seed replays the rest.
+  const shown = text.length > REPORT_CHARS ? `${text.slice(0, REPORT_CHARS)}… (${text.length - REPORT_CHARS} more characters)` : text;
+  throw new Error(`${name} failed; rerun with FUZZ_SEED=${details.seed}\n${shown}`);
 }
 
 /** Checks a synchronous property; `ciRuns` cases in CI. */
@@ -31,8 +37,8 @@ export function checkProperty<Ts extends [unknown, ...unknown[]]>(name: string, 
   report(name, fc.check(property, parameters<Ts>(ciRuns)) as fc.RunDetails<unknown>);
 }
 
-/** Checks an asynchronous property; `ciRuns` cases in CI. */
-export async function checkAsyncProperty<Ts extends [unknown, ...unknown[]]>(name: string, ciRuns: number, property: fc.IAsyncProperty<Ts>): Promise<void> {
+/** Checks an asynchronous (or synchronous) property; `ciRuns` cases in CI. */
+export async function checkAsyncProperty<Ts>(name: string, ciRuns: number, property: fc.IRawProperty<Ts>): Promise<void> {
   report(name, (await fc.check(property, parameters<Ts>(ciRuns))) as fc.RunDetails<unknown>);
 }
 
