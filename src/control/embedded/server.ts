@@ -7,23 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { closeHttp, concealUnexpected, createHttpServer, errorIdOf, listenHttp, parseJsonBody, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, type Logger } from '../../core/index.ts';
+import { closeHttp, concealUnexpected, createHttpServer, errorIdOf, listenHttp, readBody, requestUrl, sendError, sendJson, ShoalError, silentLogger, type Logger } from '../../core/index.ts';
 import { verifyRequest } from './auth.ts';
-import {
-  MAX_BODY_BYTES,
-  deleteRequest,
-  describeIssues,
-  getRequest,
-  grantRequest,
-  leaseRequest,
-  listRequest,
-  putRequest,
-  watchQuery,
-} from './protocol.ts';
-import type { StatusResponse, WatchResponse } from './protocol.ts';
+import { CoordinatorRoutes } from './coordinator-routes.ts';
+import { MAX_BODY_BYTES } from './protocol.ts';
 import { CoordinatorStore } from './store.ts';
 import { WatchHub } from './watch-hub.ts';
-import type { z } from 'zod';
 
 export interface CoordinatorServerOptions {
   /** Directory for coordinator.db; created if missing. */
@@ -55,16 +44,6 @@ export interface CoordinatorServer {
 
 const DEFAULT_WATCH_WAIT_MS = 25_000;
 
-function parseBody<T extends z.ZodType>(schema: T, text: string): z.output<T> {
-  // Also refuses nesting past MAX_JSON_DEPTH, which the store's JSON columns would recurse over.
-  const json = text.trim() === '' ? undefined : parseJsonBody(text);
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new ShoalError('BAD_REQUEST', 'body must be a JSON object');
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new ShoalError('BAD_REQUEST', `invalid request: ${describeIssues(parsed.error)}`);
-  return parsed.data;
-}
 
 export async function startCoordinatorServer(options: CoordinatorServerOptions): Promise<CoordinatorServer> {
   if (!options.secret) throw new ShoalError('BAD_REQUEST', 'coordinator server needs a non-empty secret');
@@ -90,72 +69,7 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
     }
   }, options.sweepIntervalMs ?? 100);
 
-  function handleWatch(req: IncomingMessage, res: ServerResponse, search: URLSearchParams): void {
-    const parsed = watchQuery.safeParse(Object.fromEntries(search));
-    if (!parsed.success) throw new ShoalError('BAD_REQUEST', `invalid watch query: ${describeIssues(parsed.error)}`);
-    const { prefix, epoch } = parsed.data;
-    const after = parsed.data.after ?? store.revision;
-    const waitMs = Math.min(parsed.data.waitMs ?? maxWaitMs, maxWaitMs);
-    // Headers go out at once so the client knows it is connected while the poll is held.
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.flushHeaders();
-    const cancel = watchHub.wait(prefix, after, epoch, waitMs, (batch) => {
-      const body: WatchResponse = batch.reset
-        ? { epoch: watchHub.epoch, reset: true, revision: batch.revision }
-        : { epoch: watchHub.epoch, events: batch.events, revision: batch.revision };
-      res.end(JSON.stringify(body));
-    });
-    res.on('close', cancel);
-  }
-
-  function route(method: string, pathname: string, body: string): unknown {
-    const now = Date.now();
-    switch (`${method} ${pathname}`) {
-      case 'GET /v1/status': {
-        const status: StatusResponse = {
-          epoch: watchHub.epoch,
-          revision: store.revision,
-          startRevision: watchHub.startRevision,
-          ...store.counts(),
-          uptimeMs: now - startedAt,
-        };
-        return status;
-      }
-      case 'POST /v1/kv/get': {
-        const { key } = parseBody(getRequest, body);
-        return { entry: store.get(key) ?? null, revision: store.revision };
-      }
-      case 'POST /v1/kv/put': {
-        const request = parseBody(putRequest, body);
-        if (!('value' in request) || request.value === undefined) throw new ShoalError('BAD_REQUEST', 'invalid request: value: required');
-        const entry = store.put(request.key, request.value, { expectVersion: request.expectVersion, lease: request.lease }, now);
-        return { entry, revision: store.revision };
-      }
-      case 'POST /v1/kv/delete': {
-        const { key, expectVersion } = parseBody(deleteRequest, body);
-        return { deleted: store.delete(key, { expectVersion }), revision: store.revision };
-      }
-      case 'POST /v1/kv/list': {
-        const { prefix } = parseBody(listRequest, body);
-        return { entries: store.list(prefix), revision: store.revision };
-      }
-      case 'POST /v1/lease/grant': {
-        const { ttlMs } = parseBody(grantRequest, body);
-        return { lease: store.grantLease(ttlMs, now), revision: store.revision };
-      }
-      case 'POST /v1/lease/keepalive': {
-        const { id } = parseBody(leaseRequest, body);
-        return { lease: store.keepAlive(id, now), revision: store.revision };
-      }
-      case 'POST /v1/lease/revoke': {
-        const { id } = parseBody(leaseRequest, body);
-        if (!store.revokeLease(id)) throw new ShoalError('NOT_FOUND', `lease ${id} does not exist or has expired`, { lease: id });
-        return { revoked: true, revision: store.revision };
-      }
-      default:
-        throw new ShoalError('NOT_FOUND', `no route ${method} ${pathname}`);
-    }
-  }
+  const routes = new CoordinatorRoutes(store, watchHub, maxWaitMs, startedAt);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
@@ -167,10 +81,10 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
       const denied = verifyRequest(options.secret, method, target, req.headers, body);
       if (denied) throw new ShoalError('UNAUTHORIZED', denied);
       if (method === 'GET' && url.pathname === '/v1/watch') {
-        handleWatch(req, res, url.searchParams);
+        routes.watch(res, url.searchParams);
         return;
       }
-      sendJson(res, 200, route(method, url.pathname, body));
+      sendJson(res, 200, routes.answer(method, url.pathname, body));
     } catch (err) {
       const error = concealUnexpected(err);
       const path = target.slice(0, 200);
