@@ -6,6 +6,7 @@ import { defaultConfigPath } from '../cluster/index.ts';
 import { configFromModule, InvalidConfigError, type ShoalConfig } from '../core/index.ts';
 import { defineCollection } from '../data/index.ts';
 import { CliError } from './args.ts';
+import { closest } from './suggest.ts';
 
 export const CONFIG_FILE = 'shoal.config.ts';
 
@@ -33,7 +34,7 @@ export async function loadConfig(target: string | undefined): Promise<LoadedConf
   }
   const config = (module as { default?: unknown }).default;
   try {
-    const checked = configFromModule(module, path, { strategies: strategyNames(config) });
+    const checked = configFromModule(module, path, { strategies: strategyNames(config), suggest: closest });
     const problems = dataProblems(checked);
     if (problems.length > 0) throw new InvalidConfigError(path, problems);
     return { path, config: checked };

@@ -121,8 +121,8 @@ try {
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
   // A role keeps running on its own servers; every other command is done once it returns
-  // (lb returns only once it has shut down).
-  if (process.argv[2] !== '_run') process.exit(code);
+  // (lb returns only once it has shut down). A role that failed to start exits with its servers.
+  if (process.argv[2] !== '_run' || code !== 0) process.exit(code);
 } catch (err) {
   if (err instanceof UsageError) {
     const command = err.command;

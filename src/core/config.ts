@@ -38,7 +38,7 @@ export class InvalidConfigError extends Error {
   readonly file: string;
   readonly problems: readonly string[];
   constructor(file: string, problems: readonly string[]) {
-    super(`${file}: ${problems.length === 1 ? problems[0] : `\n  ${problems.join('\n  ')}`}`);
+    super(problems.length === 1 ? `${file}: ${problems[0]}` : `${file}:\n  ${problems.join('\n  ')}`);
     this.file = file;
     this.problems = problems;
   }
@@ -50,16 +50,20 @@ export interface ConfigCheckOptions {
    * add their own). Without it, names are checked where they are used.
    */
   strategies?: readonly string[];
+  /** The known name an unknown one was probably meant to be (the CLI's edit-distance suggester). */
+  suggest?: (name: string, known: readonly string[]) => string | undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function strategyProblem(where: string, name: unknown, known: readonly string[] | undefined): string | undefined {
+function strategyProblem(where: string, name: unknown, options: ConfigCheckOptions): string | undefined {
   if (typeof name !== 'string') return `${where}: balancing must be a strategy name, got ${JSON.stringify(name)}`;
+  const known = options.strategies;
   if (known === undefined || known.includes(name)) return undefined;
-  return `${where}: unknown balancing strategy "${name}" (known: ${[...known].sort().join(', ')})`;
+  const meant = options.suggest?.(name, known);
+  return `${where}: unknown balancing strategy "${name}"${meant ? `; did you mean "${meant}"?` : ''} (known: ${[...known].sort().join(', ')})`;
 }
 
 /**
@@ -82,13 +86,13 @@ export function configProblems(config: unknown, options: ConfigCheckOptions = {}
     else seen.set(label, position);
     const balancing = (service as AnyService).balancing;
     if (balancing !== undefined) {
-      const problem = strategyProblem(where, balancing, options.strategies);
+      const problem = strategyProblem(where, balancing, options);
       if (problem) problems.push(problem);
     }
   });
   if (config.plugins !== undefined && !Array.isArray(config.plugins)) problems.push('plugins must be an array');
   if (config.balancing !== undefined) {
-    const problem = strategyProblem('balancing', config.balancing, options.strategies);
+    const problem = strategyProblem('balancing', config.balancing, options);
     if (problem) problems.push(problem);
   }
   if (config.callTimeoutMs !== undefined && !(typeof config.callTimeoutMs === 'number' && config.callTimeoutMs > 0)) {
@@ -101,7 +105,7 @@ export function configProblems(config: unknown, options: ConfigCheckOptions = {}
       if (!isObject(gateway.balancing)) problems.push("gateway.balancing must map routes to strategy names, e.g. { 'links@2': 'least-conn' }");
       else {
         for (const [route, name] of Object.entries(gateway.balancing)) {
-          const problem = strategyProblem(`gateway.balancing["${route}"]`, name, options.strategies);
+          const problem = strategyProblem(`gateway.balancing["${route}"]`, name, options);
           if (problem) problems.push(problem);
         }
       }

@@ -105,7 +105,7 @@ export function serviceProblems(definition: unknown): string[] {
 
 /** How a service is named in messages: `links@2` when it has a name and version to go by. */
 export function serviceLabel(definition: unknown): string | undefined {
-  if (!isObject(definition) || typeof definition.name !== 'string' || definition.name === '') return undefined;
+  if (!isObject(definition) || typeof definition.name !== 'string' || !serviceNamePattern.test(definition.name)) return undefined;
   return typeof definition.version === 'number' ? serviceKey(definition.name, definition.version) : definition.name;
 }
 
