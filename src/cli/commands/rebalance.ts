@@ -61,12 +61,14 @@ export async function rebalance(argv: string[], out: (text: string) => void = (t
       if (progress && progress.handledRequest === request.id && progress.state === 'idle') {
         if (tty) out('\n');
         // This request's own count: the last pass may have run before it (and moved nothing since).
-        const moves = progress.handledMoves ?? 0;
-        const docs = progress.handledDocsMoved ?? 0;
+        // A leader that does not count per request says nothing rather than the last pass's number.
+        const moves = progress.handledMoves ?? null;
+        const docs = progress.handledDocsMoved ?? null;
+        const counted = moves === null ? '' : `: ${moves} move(s), ${docs ?? 0} document(s) moved${moves === 0 ? ' (the slots were already even)' : ''}`;
         out(
           values.json
             ? JSON.stringify({ done: true, moves, docsMoved: docs, progress }) + '\n'
-            : `balanced: ${moves} move(s), ${docs} document(s) moved${moves === 0 ? ' (the slots were already even)' : ''}${progress.lostSlots ? `; ${progress.lostSlots} slot(s) were lost with departed nodes` : ''}\n`,
+            : `balanced${counted}${progress.lostSlots ? `; ${progress.lostSlots} slot(s) were lost with departed nodes` : ''}\n`,
         );
         return 0;
       }
