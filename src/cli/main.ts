@@ -29,7 +29,12 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   _run: runRoleCommand,
 };
 
-/** What `shoal --help` lists, in this order; a command missing here is listed by name after them. */
+/**
+ * What `shoal --help` lists, in this order; a command missing here is listed by name after them.
+ * A command declares its flags (with their help) in a CommandSpec and parses with
+ * `parseWith(spec, argv)`, or passes them straight to `parseCommand(argv, flags, about?)`:
+ * either way `--help`, the global flags and the did-you-mean errors come from args.ts.
+ */
 const specs: readonly CommandSpec[] = [upSpec, downSpec, statusSpec, callSpec, scaleSpec, rebalanceSpec, lbSpec, benchSpec];
 
 /** Internal commands: run by the supervisor, never listed or suggested. */
