@@ -240,7 +240,9 @@ export class Supervisor {
     } catch (err) {
       const tail = await logTail(this.#layout.logFile(p.id), 15);
       const message = err instanceof Error ? err.message : String(err);
-      throw new Error(`${message}; see ${this.#layout.logFile(p.id)}${tail ? `:\n${tail}` : ''}`, { cause: err });
+      // The process's own reason, when it wrote one, goes first: "node-1: service x@1 failed to start: …".
+      const reason = /^start failed: (.+)$/m.exec(tail)?.[1];
+      throw new Error(`${reason ? `${p.id}: ${reason} (${message})` : message}; see ${this.#layout.logFile(p.id)}${tail ? `:\n${tail}` : ''}`, { cause: err });
     }
   }
 

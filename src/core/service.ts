@@ -63,20 +63,60 @@ export type ResultOf<S extends AnyService, A extends ActionNames<S>> = Awaited<R
 const serviceNamePattern = /^[a-z$][a-z0-9_-]*$/i;
 const actionNamePattern = /^[a-z][a-z0-9_]*$/i;
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * What is wrong with a service definition, one phrase each ("missing name", `action "get":
+ * handler must be a function`); empty when it is sound. Plain objects reach the runtime too (a
+ * config need not use defineService, and type stripping checks no types), so the config check
+ * runs this on every service, not only defineService.
+ */
+export function serviceProblems(definition: unknown): string[] {
+  if (!isObject(definition)) return ['not a service definition (an object from defineService({ name, version, actions }))'];
+  const problems: string[] = [];
+  const { name, version, actions, events } = definition;
+  if (name === undefined || name === '') problems.push('missing name');
+  else if (typeof name !== 'string' || !serviceNamePattern.test(name)) problems.push(`service name ${JSON.stringify(name)} must be letters, digits, - or _`);
+  if (version === undefined) problems.push('missing version');
+  else if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) problems.push(`version must be a positive integer, got ${JSON.stringify(version)}`);
+  if (!isObject(actions)) problems.push('actions must be an object of action({ params, handler })');
+  else {
+    for (const [actionName, act] of Object.entries(actions)) {
+      if (!actionNamePattern.test(actionName)) problems.push(`action name ${JSON.stringify(actionName)} is not valid`);
+      else if (!isObject(act)) problems.push(`action "${actionName}" must be action({ params, handler })`);
+      else {
+        if (typeof act.handler !== 'function') problems.push(`action "${actionName}": handler must be a function`);
+        if (!isObject(act.params) || typeof act.params.safeParse !== 'function') problems.push(`action "${actionName}": params must be a zod schema`);
+      }
+    }
+  }
+  if (events !== undefined) {
+    if (!isObject(events)) problems.push('events must be an object of event({ handler })');
+    else for (const [eventName, ev] of Object.entries(events)) if (!isObject(ev) || typeof ev.handler !== 'function') problems.push(`event "${eventName}": handler must be a function`);
+  }
+  for (const hook of ['started', 'stopped'] as const) {
+    if (definition[hook] !== undefined && typeof definition[hook] !== 'function') problems.push(`${hook} must be a function`);
+  }
+  if (definition.balancing !== undefined && typeof definition.balancing !== 'string') problems.push('balancing must be a strategy name');
+  return problems;
+}
+
+/** How a service is named in messages: `links@2` when it has a name and version to go by. */
+export function serviceLabel(definition: unknown): string | undefined {
+  if (!isObject(definition) || typeof definition.name !== 'string' || !serviceNamePattern.test(definition.name)) return undefined;
+  return typeof definition.version === 'number' ? serviceKey(definition.name, definition.version) : definition.name;
+}
+
 /** Declares a service; checks names and versions now so mistakes surface at start, not per call. */
 export function defineService<const Name extends string, const Actions extends Record<string, AnyActionDefinition>>(
   definition: ServiceDefinition<Name, Actions>,
 ): ServiceDefinition<Name, Actions> {
-  if (!serviceNamePattern.test(definition.name)) {
-    throw new Error(`service name ${JSON.stringify(definition.name)} must be letters, digits, - or _`);
-  }
-  if (!Number.isInteger(definition.version) || definition.version < 1) {
-    throw new Error(`service ${definition.name}: version must be a positive integer`);
-  }
-  for (const actionName of Object.keys(definition.actions)) {
-    if (!actionNamePattern.test(actionName)) {
-      throw new Error(`service ${definition.name}: action name ${JSON.stringify(actionName)} is not valid`);
-    }
+  const problems = serviceProblems(definition);
+  if (problems.length > 0) {
+    const label = serviceLabel(definition);
+    throw new Error(`${label ? `service ${label}` : 'defineService'}: ${problems.join('; ')}`);
   }
   return definition;
 }

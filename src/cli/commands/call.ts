@@ -1,13 +1,27 @@
 import { clusterDir, isPidAlive, readAdminToken, readState } from '../../cluster/index.ts';
-import { CliError, intOption, noMorePositionals, parseCommand, portOption, UsageError } from '../args.ts';
+import { CliError, intOption, noMorePositionals, parseWith, portOption, UsageError, type CommandSpec } from '../args.ts';
 
 /** Path segments keep `$` and dots readable; the gateway decodes whatever else is escaped. */
 function segment(value: string): string {
   return encodeURIComponent(value).replace(/%24/g, '$');
 }
 
+export const callSpec = {
+  name: 'call',
+  summary: 'call an action through the gateway and print its answer as JSON',
+  usage: "SERVICE.ACTION ['{JSON params}'] [--version N]",
+  positionals: [
+    { name: 'SERVICE.ACTION', help: 'e.g. links.create' },
+    { name: 'JSON', help: 'the params, one JSON object (default {})' },
+  ],
+  flags: {
+    version: { type: 'string', value: 'N', help: "the service's API version (default 1)" },
+  },
+  notes: 'The answering node is printed on stderr (x-shoal-node); exit code 1 when the action failed.',
+} as const satisfies CommandSpec;
+
 export async function call(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { version: { type: 'string' } });
+  const { values, positionals } = parseWith(callSpec, argv);
   noMorePositionals(positionals, 2);
   const target = positionals[0];
   if (target === undefined) throw new UsageError('call needs SERVICE.ACTION, e.g. shoal call links.create \'{"url":"https://example.com"}\'');

@@ -1,16 +1,29 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isPidAlive } from '../../cluster/index.ts';
-import { CliError, noMorePositionals, parseCommand } from '../args.ts';
-import { adminAnswers, adminRequest, fetchStatus, requireCluster } from '../cluster-client.ts';
+import { clusterDir, isPidAlive } from '../../cluster/index.ts';
+import { CliError, noMorePositionals, parseWith, type CommandSpec } from '../args.ts';
+import { adminAnswers, adminRequest, fetchStatus, findCluster } from '../cluster-client.ts';
 import { explicitPort } from './common.ts';
 
 // Gateways, nodes and control each get up to 30 s to drain, one group after another.
 const STOP_TIMEOUT_MS = 120_000;
 
+export const downSpec = {
+  name: 'down',
+  summary: 'stop the cluster running in --dir: gateways, then nodes, then control',
+  usage: '[--dir DIR]',
+  flags: {},
+  notes: 'With nothing running there, it says so and exits 0.',
+} as const satisfies CommandSpec;
+
 export async function down(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {});
+  const { values, positionals } = parseWith(downSpec, argv);
   noMorePositionals(positionals, 0);
-  const location = await requireCluster(values.dir, explicitPort(values.port));
+  const location = await findCluster(values.dir, explicitPort(values.port));
+  if (!location) {
+    // Stopping what is already stopped is done: scripts can run `shoal down` unconditionally.
+    process.stdout.write(`no cluster is running in ${clusterDir(values.dir).root}: nothing to stop\n`);
+    return 0;
+  }
   const status = await fetchStatus(location).catch(() => undefined);
   const pids = new Set<number>();
   if (location.pid !== undefined) pids.add(location.pid);

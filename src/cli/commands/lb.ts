@@ -2,25 +2,34 @@
  * `shoal lb`: the standalone reverse-proxy load balancer, from a YAML file
  * (`--config lb.yaml`) or from flags (`--listen … --upstream … --algorithm …`).
  */
-import { parseArgs } from 'node:util';
 import { ConfigError, configFromFlags, loadConfigFile, runLoadBalancer, type LbConfig } from '../../gateway/index.ts';
+import { HelpRequested, parseWith, UsageError, type CommandSpec } from '../args.ts';
+import { commandHelp, usageLine } from '../help.ts';
 
-export const lbUsage = `usage: shoal lb --config FILE [--no-access-log]
-       shoal lb --listen HOST:PORT --upstream URL [--upstream URL …] [--algorithm NAME]
-                [--workers N|auto] [--health-path PATH] [--admin HOST:PORT] [--max-body-bytes N]
-                [--no-access-log]
+export const lbSpec = {
+  name: 'lb',
+  summary: 'a standalone reverse-proxy load balancer in front of any HTTP servers',
+  usage: '--config FILE [--no-access-log]\n       shoal lb --listen HOST:PORT --upstream URL [--upstream URL …] [--algorithm NAME] [options]',
+  globals: [],
+  flags: {
+    config: { type: 'string', short: 'c', value: 'FILE', help: 'YAML config: listeners, backends, health checks, limits (reloads on change or SIGHUP)' },
+    listen: { type: 'string', multiple: true, value: 'HOST:PORT', help: 'address to accept clients on (repeatable)' },
+    upstream: { type: 'string', multiple: true, value: 'URL', help: 'upstream server, e.g. http://127.0.0.1:9001 (repeatable)' },
+    algorithm: {
+      type: 'string',
+      value: 'NAME',
+      help: 'round-robin (default), weighted-round-robin, least-conn, ip-hash, consistent-hash, maglev, random, p2c, peak-ewma',
+    },
+    workers: { type: 'string', value: 'N|auto', help: 'worker processes sharing the listeners (auto: one per core)' },
+    'health-path': { type: 'string', value: 'PATH', help: 'active HTTP health checks on this path' },
+    admin: { type: 'string', value: 'HOST:PORT', help: 'serve /metrics and /healthz here' },
+    'max-body-bytes': { type: 'string', value: 'N', help: 'largest request body accepted (default 10485760; 0: no limit)' },
+    'no-access-log': { type: 'boolean', default: false, help: 'no per-request log lines (for benchmarks)' },
+  },
+} as const satisfies CommandSpec;
 
-  --config FILE        YAML config: listeners, backends, health checks, limits (reloads on change or SIGHUP)
-  --listen HOST:PORT   address to accept clients on (repeatable)
-  --upstream URL       upstream server, e.g. http://127.0.0.1:9001 (repeatable)
-  --algorithm NAME     round-robin (default), weighted-round-robin, least-conn, ip-hash,
-                       consistent-hash, maglev, random, p2c, peak-ewma
-  --workers N|auto     worker processes sharing the listeners (auto: one per core)
-  --health-path PATH   active HTTP health checks on this path
-  --admin HOST:PORT    serve /metrics and /healthz here
-  --max-body-bytes N   largest request body accepted (default 10485760; 0: no limit)
-  --no-access-log      no per-request log lines (for benchmarks)
-`;
+/** `shoal lb --help`, from the same flag list the parser uses. */
+export const lbUsage = commandHelp(lbSpec, lbSpec.flags);
 
 class LbUsageError extends Error {}
 
@@ -37,33 +46,22 @@ function parseMaxBody(value: string | undefined): number | undefined {
 }
 
 async function configFromArgv(argv: string[]): Promise<{ config: LbConfig; configPath?: string; accessLog?: boolean } | 'help'> {
-  let parsed;
+  let values;
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        listen: { type: 'string', multiple: true },
-        upstream: { type: 'string', multiple: true },
-        algorithm: { type: 'string' },
-        workers: { type: 'string' },
-        'health-path': { type: 'string' },
-        admin: { type: 'string' },
-        'max-body-bytes': { type: 'string' },
-        'no-access-log': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      allowPositionals: false,
-      strict: true,
-    });
+    const parsed = parseWith(lbSpec, argv);
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+    values = parsed.values;
   } catch (err) {
-    throw new LbUsageError((err as Error).message);
+    if (err instanceof HelpRequested) return 'help';
+    if (err instanceof UsageError) throw new LbUsageError(err.message);
+    throw err;
   }
-  const values = parsed.values;
-  if (values.help) return 'help';
   const accessLog = values['no-access-log'] ? false : undefined;
   if (values.config !== undefined) {
-    const flagOnly = (['listen', 'upstream', 'algorithm', 'workers', 'health-path', 'admin', 'max-body-bytes'] as const).filter((name) => values[name] !== undefined);
+    const flagOnly = (['listen', 'upstream', 'algorithm', 'workers', 'health-path', 'admin', 'max-body-bytes'] as const).filter((name) => {
+      const value = values[name];
+      return Array.isArray(value) ? value.length > 0 : value !== undefined;
+    });
     if (flagOnly.length > 0) throw new LbUsageError(`--config cannot be combined with ${flagOnly.map((name) => `--${name}`).join(', ')}; set them in the file`);
     return { config: await loadConfigFile(values.config), configPath: values.config, accessLog };
   }
@@ -92,7 +90,7 @@ export async function runLb(argv: string[]): Promise<number> {
       return 2;
     }
     if (err instanceof LbUsageError) {
-      process.stderr.write(`shoal lb: ${err.message}\n\n${lbUsage}`);
+      process.stderr.write(`shoal lb: ${err.message}\n${usageLine(lbSpec)}\n(shoal lb --help lists its options)\n`);
       return 2;
     }
     throw err;

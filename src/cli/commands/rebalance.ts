@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clusterDir, connectCoordinator, isPidAlive, readState } from '../../cluster/index.ts';
 import { REBALANCE_REQUEST_KEY, rebalanceStatus, type RebalanceProgress, type RebalanceRequest } from '../../data/index.ts';
-import { CliError, noMorePositionals, parseCommand, UsageError } from '../args.ts';
+import { CliError, noMorePositionals, parseWith, UsageError, type CommandSpec } from '../args.ts';
 
 const PROGRESS_POLL_MS = 250;
 
@@ -20,18 +20,26 @@ async function locateControl(dir: string, control: string | undefined): Promise<
   return { controlUrl: state.controlUrl, secret: (await readFile(layout.secret, 'utf8')).trim() };
 }
 
+export const rebalanceSpec = {
+  name: 'rebalance',
+  summary: 'spread data slots evenly over the nodes, following the pass with a progress bar',
+  usage: '[--no-wait] [--json] [--timeout S] [--control URL] [--dir DIR]',
+  flags: {
+    'no-wait': { type: 'boolean', default: false, help: 'ask for a pass and return at once' },
+    json: { type: 'boolean', default: false, help: 'the outcome as JSON alone on stdout' },
+    timeout: { type: 'string', default: '600', value: 'S', help: 'give up following after S seconds (default 600)' },
+    control: { type: 'string', value: 'URL', help: 'a control plane elsewhere (its secret in SHOAL_SECRET) instead of --dir' },
+  },
+  notes: 'Exit codes: 0 balanced, 1 failed or timed out, 2 bad usage.',
+} as const satisfies CommandSpec;
+
 /**
  * `shoal rebalance [--dir DIR] [--control URL] [--no-wait] [--json] [--timeout S]`: asks the
  * rebalancer leader for a pass and follows it with a progress bar until the slots are even.
  * Exit codes: 0 balanced, 1 failed or timed out, 2 bad usage.
  */
 export async function rebalance(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {
-    control: { type: 'string' },
-    'no-wait': { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    timeout: { type: 'string', default: '600' },
-  });
+  const { values, positionals } = parseWith(rebalanceSpec, argv);
   noMorePositionals(positionals, 0);
   const timeoutS = Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${values.timeout}"`);
@@ -52,7 +60,16 @@ export async function rebalance(argv: string[], out: (text: string) => void = (t
       const progress = status?.progress as RebalanceProgress | null | undefined;
       if (progress && progress.handledRequest === request.id && progress.state === 'idle') {
         if (tty) out('\n');
-        out(values.json ? JSON.stringify({ done: true, progress }) + '\n' : `balanced: ${progress.movesDone} move(s), ${progress.docsMoved} document(s) moved${progress.lostSlots ? `; ${progress.lostSlots} slot(s) were lost with departed nodes` : ''}\n`);
+        // This request's own count: the last pass may have run before it (and moved nothing since).
+        // A leader that does not count per request says nothing rather than the last pass's number.
+        const moves = progress.handledMoves ?? null;
+        const docs = progress.handledDocsMoved ?? null;
+        const counted = moves === null ? '' : `: ${moves} move(s), ${docs ?? 0} document(s) moved${moves === 0 ? ' (the slots were already even)' : ''}`;
+        out(
+          values.json
+            ? JSON.stringify({ done: true, moves, docsMoved: docs, progress }) + '\n'
+            : `balanced${counted}${progress.lostSlots ? `; ${progress.lostSlots} slot(s) were lost with departed nodes` : ''}\n`,
+        );
         return 0;
       }
       const line = progressLine(progress, status?.leader);

@@ -1,10 +1,18 @@
 import { MAX_NODES, type ClusterStatus } from '../../cluster/index.ts';
-import { noMorePositionals, parseCommand, UsageError } from '../args.ts';
+import { noMorePositionals, parseWith, UsageError, type CommandSpec } from '../args.ts';
 import { adminRequest, requireCluster } from '../cluster-client.ts';
 import { explicitPort } from './common.ts';
 
+export const scaleSpec = {
+  name: 'scale',
+  summary: 'run N nodes: start new ones, or drain the newest (their data moves first)',
+  usage: 'N [--dir DIR]',
+  positionals: [{ name: 'N', help: `the number of nodes, 1 to ${MAX_NODES}` }],
+  flags: {},
+} as const satisfies CommandSpec;
+
 export async function scale(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {});
+  const { values, positionals } = parseWith(scaleSpec, argv);
   noMorePositionals(positionals, 1);
   const raw = positionals[0];
   if (raw === undefined) throw new UsageError('scale needs the number of nodes, e.g. shoal scale 4');

@@ -1,11 +1,20 @@
 import type { ClusterStatus } from '../../cluster/index.ts';
 import { progressLine } from './rebalance.ts';
-import { noMorePositionals, parseCommand } from '../args.ts';
+import { noMorePositionals, parseWith, type CommandSpec } from '../args.ts';
 import { fetchStatus, requireCluster } from '../cluster-client.ts';
 import { explicitPort } from './common.ts';
 
+export const statusSpec = {
+  name: 'status',
+  summary: 'show every process of the cluster, its health, and the data rebalancer',
+  usage: '[--json] [--dir DIR]',
+  flags: {
+    json: { type: 'boolean', default: false, help: 'the status as JSON alone on stdout, for scripts' },
+  },
+} as const satisfies CommandSpec;
+
 export async function status(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { json: { type: 'boolean', default: false } });
+  const { values, positionals } = parseWith(statusSpec, argv);
   noMorePositionals(positionals, 0);
   const location = await requireCluster(values.dir, explicitPort(values.port));
   const current = await fetchStatus(location);

@@ -3,8 +3,10 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cliEntryPath, clusterDir, dashboardLoginUrl, defaultConfigPath, isPidAlive, MAX_GATEWAYS, MAX_NODES, readAdminToken, readState, Supervisor } from '../../cluster/index.ts';
-import { CliError, intOption, noMorePositionals, parseCommand, portOption } from '../args.ts';
+import { cliEntryPath, clusterDir, dashboardLoginUrl, isPidAlive, MAX_GATEWAYS, MAX_NODES, readAdminToken, readState, Supervisor } from '../../cluster/index.ts';
+import { CliError, globalFlags, intOption, noMorePositionals, parseWith, portOption, type CommandSpec } from '../args.ts';
+import { loadConfig } from '../config-check.ts';
+import { tryHint } from '../try-hint.ts';
 import { adminAnswers, findCluster, fetchStatus } from '../cluster-client.ts';
 import { progressPrinter } from '../progress-printer.ts';
 
@@ -16,22 +18,32 @@ interface UpOptions {
   dir: string;
   port: number;
   config: string;
+  /** `shoal call …` for the config's own first action, or undefined when it has none. */
+  hint: string | undefined;
 }
 
+export const upSpec = {
+  name: 'up',
+  summary: 'start a local cluster from a shoal.config.ts and print its gateway and dashboard',
+  usage: '[CONFIG] [--nodes N] [--gateways G] [--detach] [--dir DIR] [--port P]',
+  positionals: [{ name: 'CONFIG', help: 'a shoal.config.ts, or a directory holding one (default: the bundled links example)' }],
+  flags: {
+    nodes: { type: 'string', value: 'N', help: `nodes hosting the services and data (1 to ${MAX_NODES}, default 3)` },
+    gateways: { type: 'string', value: 'G', help: `HTTP gateways (1 to ${MAX_GATEWAYS}, default 1)` },
+    detach: { type: 'boolean', default: false, help: 'run in the background; stop it with shoal down' },
+  },
+  notes: 'The config is loaded and checked before any process starts; a mistake is reported with its file, line and service.',
+} as const satisfies CommandSpec;
+
 export async function up(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {
-    nodes: { type: 'string' },
-    gateways: { type: 'string' },
-    detach: { type: 'boolean', default: false },
-  });
+  const { values, positionals } = parseWith(upSpec, argv);
   noMorePositionals(positionals, 1);
-  const options: UpOptions = {
-    nodes: intOption('nodes', values.nodes, 3, 1, MAX_NODES),
-    gateways: intOption('gateways', values.gateways, 1, 1, MAX_GATEWAYS),
-    dir: resolve(values.dir),
-    port: portOption(values.port),
-    config: positionals[0] === undefined ? defaultConfigPath : resolve(positionals[0]),
-  };
+  const nodes = intOption('nodes', values.nodes, 3, 1, MAX_NODES);
+  const gateways = intOption('gateways', values.gateways, 1, 1, MAX_GATEWAYS);
+  const port = portOption(values.port);
+  const { path, config } = await loadConfig(positionals[0]);
+  const hint = tryHint(config, { port: values.port, dir: values.dir === globalFlags.dir.default ? undefined : values.dir });
+  const options: UpOptions = { nodes, gateways, dir: resolve(values.dir), port, config: path, hint };
   return values.detach ? upDetached(options) : upForeground(options);
 }
 
@@ -74,7 +86,7 @@ async function upForeground(options: UpOptions): Promise<number> {
   if (signals === 0) {
     console.log('cluster ready');
     printUrls({ gatewayUrl: supervisor.gatewayUrl, dashboardUrl: supervisor.dashboardLoginUrl, adminUrl: supervisor.adminUrl }, options.dir);
-    console.log(`try:       shoal call links.create '{"url":"https://example.com"}' --version 2 --dir ${options.dir}`);
+    if (options.hint) console.log(`try:       ${options.hint}`);
     console.log('Ctrl-C stops the cluster');
   }
   await supervisor.done;
@@ -118,6 +130,7 @@ async function upDetached(options: UpOptions): Promise<number> {
         console.log('cluster ready');
         const dashboardUrl = adminToken ? dashboardLoginUrl(state.dashboardUrl, adminToken) : state.dashboardUrl;
         printUrls({ gatewayUrl: state.gatewayUrl, dashboardUrl, adminUrl: state.adminUrl }, options.dir);
+        if (options.hint) console.log(`try:       ${options.hint}`);
         console.log(`stop it with: shoal down --dir ${options.dir}`);
         return 0;
       }

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { configFromModule } from '../../core/index.ts';
+import { configFromModule, serviceKey, type AnyService, type Logger } from '../../core/index.ts';
 import { createLogger, createMetrics, createObservabilityServer, startTracing } from '../../observe/index.ts';
 import { dataHostFromConfig, drainTimeoutOf } from '../../data/index.ts';
 import { ServiceBroker, nodeService } from '../../runtime/index.ts';
@@ -37,7 +37,7 @@ export async function runNode(argv: readonly string[]): Promise<void> {
     transport,
     coordinator,
     listen: { host: args.host, port: required(args.transportPort, 'transport-port') },
-    services: [...config.services, nodeService(facts), ...(data ? [data.service] : [])],
+    services: [...config.services.map((s) => namedStartHook(s, logger)), nodeService(facts), ...(data ? [data.service] : [])],
     ...(data ? { contextExtensions: data.contextExtensions() } : {}),
     plugins: builtinPlugins(logger, metrics, config.plugins),
     ...(config.balancing ? { defaultStrategy: config.balancing } : {}),
@@ -60,8 +60,32 @@ export async function runNode(argv: readonly string[]): Promise<void> {
     await http.close();
     await connection.close();
   });
+  // A service that cannot start leaves the node unready: it exits before signalling ready, so
+  // the supervisor reports the error (which names the service) and the cluster does not start.
   await broker.start();
   await data?.start(broker);
   logger.info({ transport: broker.listenAddress, http: http.url, services: facts.services() }, 'node ready');
   signalReady({ id: args.id, address: broker.listenAddress, httpUrl: http.url });
+}
+
+/**
+ * The service with its `started` hook's failure naming it: the error reaches the supervisor
+ * only as the last lines of this node's log, where a bare "boom" would not say whose it was.
+ */
+function namedStartHook(service: AnyService, logger: Logger): AnyService {
+  const started = service.started;
+  if (!started) return service;
+  const key = serviceKey(service.name, service.version);
+  return {
+    ...service,
+    started: async (ctx) => {
+      try {
+        await started(ctx);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        logger.error({ service: key, err: message, stack: err instanceof Error ? err.stack : undefined }, 'service started hook failed');
+        throw new Error(`service ${key} failed to start: its started hook threw: ${message}`, { cause: err });
+      }
+    },
+  };
 }

@@ -12,6 +12,12 @@ export interface RebalanceProgress {
   bytesMoved: number;
   /** The last `shoal rebalance` request a finished pass covered. */
   handledRequest?: string;
+  /**
+   * What was moved for `handledRequest`, from the moment the leader saw it: 0 when the slots
+   * were already even (`movesDone` is the last pass's, which may be older than the request).
+   */
+  handledMoves?: number;
+  handledDocsMoved?: number;
   /** Slots reassigned after their node was gone, whose documents were lost (one replica). */
   lostSlots: number;
   lastError?: string;

@@ -54,6 +54,8 @@ export class Rebalancer {
   private stopped = false;
   private loop?: Promise<void>;
   private progress: RebalanceProgress;
+  /** Moves made since a pending `shoal rebalance` request was seen, reported when it is answered. */
+  private requestTally?: { request: string; moves: number; docs: number };
 
   constructor(options: RebalancerOptions) {
     this.options = options;
@@ -172,9 +174,12 @@ export class Rebalancer {
     const current = await this.options.maps.refresh();
     const moves = planMoves(current, this.nodes, this.options.rangeSize ?? 256);
     const requested = request && request.id !== this.progress.handledRequest ? request.id : undefined;
+    this.tallyFor(request);
     if (moves.length === 0) {
       if (requested || this.progress.state !== 'idle') {
-        this.progress = { ...this.progress, state: 'idle', current: undefined, handledRequest: requested ?? this.progress.handledRequest, lastError: undefined };
+        const answered = requested ? { handledRequest: requested, handledMoves: this.requestTally?.moves ?? 0, handledDocsMoved: this.requestTally?.docs ?? 0 } : {};
+        if (requested) this.requestTally = undefined;
+        this.progress = { ...this.progress, state: 'idle', current: undefined, ...answered, lastError: undefined };
         await this.publish();
       }
       return;
@@ -185,14 +190,26 @@ export class Rebalancer {
     for (const move of moves) {
       if (this.stopped || leadership.signal.aborted) return;
       await runMove(ctx, move);
+      // A request made while this pass runs counts the moves finished after it (the one in flight too).
+      this.tallyFor((await coordinator.get(REBALANCE_REQUEST_KEY).catch(() => undefined))?.value as RebalanceRequest | undefined);
       this.progress.movesDone++;
       this.progress.docsMoved += this.progress.current?.docs ?? 0;
+      if (this.requestTally) {
+        this.requestTally.moves++;
+        this.requestTally.docs += this.progress.current?.docs ?? 0;
+      }
       this.progress.bytesMoved += this.progress.current?.bytes ?? 0;
       this.progress.current = undefined;
       await this.publish();
     }
     // The next pass (right away) finds nothing left to do and reports idle.
     this.trigger();
+  }
+
+  /** Starts counting moves for a request not yet answered, once. */
+  private tallyFor(request: RebalanceRequest | undefined): void {
+    if (!request || request.id === this.progress.handledRequest || this.requestTally?.request === request.id) return;
+    this.requestTally = { request: request.id, moves: 0, docs: 0 };
   }
 
   private moveContext(leadership: Leadership): MoveContext {
