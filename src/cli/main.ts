@@ -6,6 +6,7 @@ import { CliError, UsageError } from './args.ts';
 import { bench } from './commands/bench.ts';
 import { call } from './commands/call.ts';
 import { down } from './commands/down.ts';
+import { init, initUsage } from './commands/init.ts';
 import { lbUsage, runLb } from './commands/lb.ts';
 import { rebalance } from './commands/rebalance.ts';
 import { runRoleCommand } from './commands/run-role.ts';
@@ -15,6 +16,7 @@ import { up } from './commands/up.ts';
 import { usage } from './usage.ts';
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  init,
   up,
   down,
   status,
@@ -35,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) throw new UsageError(`unknown command "${name}"`);
   if (name !== '_run' && name !== 'bench' && (rest.includes('--help') || rest.includes('-h'))) {
-    process.stdout.write(name === 'lb' ? lbUsage : usage);
+    process.stdout.write(name === 'lb' ? lbUsage : name === 'init' ? initUsage : usage);
     return 0;
   }
   return command(rest);

@@ -1,8 +1,9 @@
 export const usage = `usage: shoal <command> [options]
 
 commands:
+  init [DIR]                write a starter project (config, a service, a test, tsconfig) into DIR
   up [CONFIG] [--nodes N] [--gateways G] [--detach]
-                            start a local cluster (default config: the bundled links example)
+                            start a local cluster (default config: ./shoal.config.ts, else the bundled links example)
   down                      stop the cluster running in --dir
   status [--json]           show every process of the cluster and its health
   call SERVICE.ACTION [JSON] [--version N]

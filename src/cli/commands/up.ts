@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cliEntryPath, clusterDir, dashboardLoginUrl, defaultConfigPath, isPidAlive, MAX_GATEWAYS, MAX_NODES, readAdminToken, readState, Supervisor } from '../../cluster/index.ts';
+import { cliEntryPath, clusterDir, dashboardLoginUrl, findDefaultConfig, isPidAlive, noConfigMessage, MAX_GATEWAYS, MAX_NODES, readAdminToken, readState, Supervisor } from '../../cluster/index.ts';
 import { CliError, intOption, noMorePositionals, parseCommand, portOption } from '../args.ts';
 import { adminAnswers, findCluster, fetchStatus } from '../cluster-client.ts';
 import { progressPrinter } from '../progress-printer.ts';
@@ -30,9 +30,13 @@ export async function up(argv: string[]): Promise<number> {
     gateways: intOption('gateways', values.gateways, 1, 1, MAX_GATEWAYS),
     dir: resolve(values.dir),
     port: portOption(values.port),
-    config: positionals[0] === undefined ? defaultConfigPath : resolve(positionals[0]),
+    config: positionals[0] === undefined ? (findDefaultConfig() ?? fail(noConfigMessage())) : resolve(positionals[0]),
   };
   return values.detach ? upDetached(options) : upForeground(options);
+}
+
+function fail(message: string): never {
+  throw new CliError(message);
 }
 
 /** `dashboardUrl` is the login URL: it carries the admin token, for the operator's terminal only. */
