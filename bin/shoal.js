@@ -65,11 +65,12 @@ if (nodeSupported(process.version)) {
 } else {
   const pinned = process.env[RERUN_ENV] ? undefined : pinnedNode();
   if (!pinned) {
-    fail(
+    process.stderr.write(
       `shoal needs Node.js ${requiredNode()} (24 LTS recommended); this is Node ${process.version} (${process.execPath}).\n` +
         `  Install one from https://nodejs.org/ or with a version manager (nvm install 24),\n` +
-        `  or pin it in this project: npm install --save-dev node@24 (npx and npm scripts then use it).`,
+        `  or pin it in this project: npm install --save-dev node@24 (npx and npm scripts then use it).\n`,
     );
+    process.exit(1);
   }
   const child = spawn(pinned, [entry, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, [RERUN_ENV]: '1' } });
   // A terminal's Ctrl-C and hangup already reach the child through the process group; a
