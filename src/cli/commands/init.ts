@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CliError, noMorePositionals, parseCommand } from '../args.ts';
-import { starterDevDependencies, starterFiles, starterIgnores, starterScripts } from '../init-template.ts';
+import { starterDevDependencies, starterFiles, starterIgnores, starterPaths, starterScripts } from '../init-template.ts';
 
 /** The flags of `shoal init`, besides the ones every command takes. */
 export const initOptions = {} as const;
@@ -32,22 +32,23 @@ export async function init(argv: string[]): Promise<number> {
   const dir = resolve(positionals[0] ?? '.');
   const shown = relative(process.cwd(), dir) || '.';
 
-  const taken = Object.keys(starterFiles).filter((path) => existsSync(join(dir, path)));
+  const taken = starterPaths.filter((path) => existsSync(join(dir, path)));
   if (taken.length > 0) {
     throw new CliError(`not writing over what is there: ${taken.map((path) => join(shown, path)).join(', ')} already exist(s); move them away or choose another directory (shoal init DIR)`);
   }
   const packagePath = join(dir, 'package.json');
   const existing = await readPackageJson(packagePath);
   const { pkg, notes } = mergePackageJson(existing ?? { name: packageNameOf(dir), version: '0.1.0', private: true });
+  const files = await starterFiles();
 
-  for (const [path, text] of Object.entries(starterFiles)) {
+  for (const [path, text] of files) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), text, { flag: 'wx' });
   }
   await writeFile(packagePath, `${JSON.stringify(pkg, null, 2)}\n`);
   const ignoresAdded = await ensureIgnores(join(dir, '.gitignore'));
 
-  const written = [...Object.keys(starterFiles), existing ? 'package.json (merged)' : 'package.json', ...(ignoresAdded ? ['.gitignore'] : [])];
+  const written = [...starterPaths, existing ? 'package.json (merged)' : 'package.json', ...(ignoresAdded ? ['.gitignore'] : [])];
   console.log(`wrote a starter project in ${shown}:\n${written.map((path) => `  ${path}`).join('\n')}`);
   for (const note of notes) console.log(`note: ${note}`);
   const hasShoal = Boolean((pkg.dependencies as Record<string, string> | undefined)?.shoal ?? (pkg.devDependencies as Record<string, string> | undefined)?.shoal);
