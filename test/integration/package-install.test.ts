@@ -82,6 +82,11 @@ describe('shoal as an installed package', { skip, timeout: 600_000 }, () => {
   });
 
   it('writes a starter project with shoal init', async () => {
+    // Before init there is no config to run, and no bundled example in an installed package.
+    const noConfig = await run('npx', ['shoal', 'up', '--port', String(port)], project);
+    assert.equal(noConfig.code, 1, output(noConfig));
+    assert.match(noConfig.stderr, /no shoal\.config\.ts in .*npx shoal init/);
+
     const result = await run('npx', ['shoal', 'init'], project);
     assert.equal(result.code, 0, output(result));
     for (const path of ['shoal.config.ts', 'services/tasks.ts', 'test/tasks.test.ts', 'tsconfig.json']) assert.ok(existsSync(join(project, path)), path);
