@@ -34,7 +34,8 @@ export async function init(argv: string[]): Promise<number> {
 
   const taken = starterPaths.filter((path) => existsSync(join(dir, path)));
   if (taken.length > 0) {
-    throw new CliError(`not writing over what is there: ${taken.map((path) => join(shown, path)).join(', ')} already exist(s); move them away or choose another directory (shoal init DIR)`);
+    const names = taken.map((path) => join(shown, path)).join(', ');
+    throw new CliError(`wrote nothing: ${taken.length === 1 ? 'this file exists' : 'these files exist'} already: ${names} (move ${taken.length === 1 ? 'it' : 'them'} away, or init another directory: shoal init DIR)`);
   }
   const packagePath = join(dir, 'package.json');
   const existing = await readPackageJson(packagePath);
