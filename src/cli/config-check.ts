@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { builtinStrategies } from '../balance/index.ts';
-import { defaultConfigPath } from '../cluster/index.ts';
+import { findDefaultConfig, noConfigMessage } from '../cluster/index.ts';
 import { configFromModule, InvalidConfigError, type ShoalConfig } from '../core/index.ts';
 import { defineCollection } from '../data/index.ts';
 import { CliError } from './args.ts';
@@ -45,7 +45,12 @@ export async function loadConfig(target: string | undefined): Promise<LoadedConf
 }
 
 async function configPathOf(target: string | undefined): Promise<string> {
-  if (target === undefined) return defaultConfigPath;
+  // Without one: the project's own shoal.config.ts, else (in this repository) the bundled example.
+  if (target === undefined) {
+    const found = findDefaultConfig();
+    if (found === undefined) throw new CliError(noConfigMessage());
+    return found;
+  }
   const path = resolve(target);
   const found = await stat(path).catch(() => undefined);
   if (!found) throw new CliError(`config file not found: ${path}`, 2);

@@ -7,6 +7,7 @@ import { CliError, globalFlags, HelpRequested, UsageError, type CommandSpec } fr
 import { bench, benchSpec } from './commands/bench.ts';
 import { call, callSpec } from './commands/call.ts';
 import { down, downSpec } from './commands/down.ts';
+import { init, initSpec } from './commands/init.ts';
 import { lbSpec, runLb } from './commands/lb.ts';
 import { rebalance, rebalanceSpec } from './commands/rebalance.ts';
 import { runRoleCommand } from './commands/run-role.ts';
@@ -18,6 +19,7 @@ import { closest } from './suggest.ts';
 
 /** Every command takes its arguments after the name (global flags given before it come first). */
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  init,
   up,
   down,
   status,
@@ -35,7 +37,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
  * `parseWith(spec, argv)`, or passes them straight to `parseCommand(argv, flags, about?)`:
  * either way `--help`, the global flags and the did-you-mean errors come from args.ts.
  */
-const specs: readonly CommandSpec[] = [upSpec, downSpec, statusSpec, callSpec, scaleSpec, rebalanceSpec, lbSpec, benchSpec];
+const specs: readonly CommandSpec[] = [initSpec, upSpec, downSpec, statusSpec, callSpec, scaleSpec, rebalanceSpec, lbSpec, benchSpec];
 
 /** Internal commands: run by the supervisor, never listed or suggested. */
 const hidden = new Set(['_run']);

@@ -2,7 +2,9 @@
  * Local clusters: a supervisor that runs control, nodes and gateways as separate processes on
  * one machine, restarts them when they die, and exposes an admin API the CLI talks to.
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Supervisor } from './supervisor.ts';
 import type { ClusterEvent, ClusterStatus } from './types.ts';
 
@@ -16,12 +18,32 @@ export { Supervisor, dashboardLoginUrl } from './supervisor.ts';
 export { readAdminToken } from './secret.ts';
 export { clusterDrivers, connect, connectCoordinator, type ClusterConnection, type ClusterDrivers, type ConnectOptions } from './connect.ts';
 
-const repoRoot = resolve(import.meta.dirname, '../..');
+// This module is src/cluster/index.ts in a checkout and dist/cluster/index.js in an installed
+// package: the files named here sit at the same places relative to it, with its own extension.
+const ownExtension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const besideThis = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-/** The bundled example application a cluster runs when no config is given. */
-export const defaultConfigPath = resolve(repoRoot, 'examples/links/shoal.config.ts');
-/** The CLI entry every cluster process runs. */
-export const cliEntryPath = resolve(repoRoot, 'src/cli/main.ts');
+/** The file `shoal up` looks for in the current directory when no config is named. */
+export const CONFIG_FILE_NAME = 'shoal.config.ts';
+/** The bundled example application; only a checkout of the repository has it, an installed package does not. */
+export const defaultConfigPath = besideThis('../../examples/links/shoal.config.ts');
+/** The CLI entry every cluster process runs: the sources in a checkout, the built JavaScript when installed. */
+export const cliEntryPath = besideThis(`../cli/main${ownExtension}`);
+
+/**
+ * The config to run when none is named: `shoal.config.ts` in `dir`, else the bundled example
+ * where there is one (a checkout); undefined when there is neither.
+ */
+export function findDefaultConfig(dir: string = process.cwd()): string | undefined {
+  const own = resolve(dir, CONFIG_FILE_NAME);
+  if (existsSync(own)) return own;
+  return existsSync(defaultConfigPath) ? defaultConfigPath : undefined;
+}
+
+/** What to tell a user who ran `shoal up` where there is no config. */
+export function noConfigMessage(dir: string = process.cwd()): string {
+  return `no ${CONFIG_FILE_NAME} in ${dir}: run \`npx shoal init\` to write a starter project here, or name one: shoal up path/to/${CONFIG_FILE_NAME}`;
+}
 
 export interface StartClusterOptions {
   /** Default 3. */
@@ -32,7 +54,7 @@ export interface StartClusterOptions {
   dir?: string;
   /** Port base; default 7400. Gateway 1 listens on it, everything else above it. */
   port?: number;
-  /** Path of shoal.config.ts; default the bundled example application. */
+  /** Path of shoal.config.ts; default ./shoal.config.ts, else (in a checkout) the bundled example application. */
   config?: string;
   onProgress?: (event: ClusterEvent) => void;
   /** How long a process may take to become ready; default 60 s. */
@@ -63,6 +85,12 @@ export interface ClusterHandle {
   kill(): void;
 }
 
+function configOrThrow(): string {
+  const found = findDefaultConfig();
+  if (found === undefined) throw new Error(noConfigMessage());
+  return found;
+}
+
 /**
  * Starts a cluster and resolves once every process is ready. The processes are separate OS
  * processes; this process supervises them and must stay alive while the cluster runs.
@@ -73,7 +101,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     gateways: options.gateways ?? 1,
     dir: options.dir ?? './.shoal',
     port: options.port ?? 7400,
-    config: options.config ?? defaultConfigPath,
+    config: options.config ?? configOrThrow(),
     entry: cliEntryPath,
     onProgress: options.onProgress,
     readyTimeoutMs: options.readyTimeoutMs,

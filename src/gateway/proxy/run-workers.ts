@@ -44,7 +44,9 @@ function startAdmin(admin: NonNullable<LbConfig['admin']>, workerPids: () => (nu
 export async function runWorkers(options: LbRunOptions, count: number): Promise<number> {
   const { logger } = createLbLoggers('lb-primary');
   let config = withOverrides(options.config, options);
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-entry.ts', import.meta.url)), args: [], silent: false });
+  // worker-entry.ts beside the sources, worker-entry.js in an installed package's dist/.
+  const workerEntry = new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  cluster.setupPrimary({ exec: fileURLToPath(workerEntry), args: [], silent: false });
   let stopping = false;
   const started = new Map<Worker, number>();
 
