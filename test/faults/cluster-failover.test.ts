@@ -124,6 +124,9 @@ describe('failover in a local cluster', { timeout: 180_000 }, () => {
     assert.ok(restarted.restarts >= 1, `node-2 restarts: ${restarted.restarts}`);
     const downSeen = seen.filter((s) => processById(s.status, 'node-2')?.health === 'down');
     assert.ok(downSeen.length > 0, `status never showed node-2 down (${seen.length} observations)`);
+    // Down until the replacement is ready: never a half-started state in between.
+    const states = new Set(seen.map((s) => processById(s.status, 'node-2')?.health));
+    assert.deepEqual([...states].filter((h) => h !== 'down' && h !== 'healthy'), [], `node-2 was shown as ${[...states].join(', ')}`);
     assert.ok(seen.some((s) => s.source === 'cli'), 'the CLI reported status during the restart');
 
     const afterGrace = history.filter((r) => r.at >= killedAt + FAILOVER_GRACE_MS);
