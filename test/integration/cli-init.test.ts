@@ -135,6 +135,7 @@ describe('shoal init', { timeout: 60_000 }, () => {
     assert.ok(!existsSync(join(root, 'a')));
     const help = await runCli(['init', '--help']);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /^usage: shoal init \[DIR\]/);
+    assert.match(help.stdout, /^shoal init: write a starter project/);
+    assert.match(help.stdout, /^usage: shoal init \[DIR\]/m);
   });
 });
