@@ -43,41 +43,6 @@ export {
   type ShoalConfig,
   type StoredValue,
 } from './core/index.ts';
-// The same names as shoal/data and shoal/cluster (src/public-data.ts, src/public-cluster.ts).
-export {
-  createDataClient,
-  defineCollection,
-  type AggregateOp,
-  type AnyCollectionDefinition,
-  type CollectionClient,
-  type CollectionDefinition,
-  type Condition,
-  type DataClient,
-  type DataClientConnection,
-  type DataClientOptions,
-  type DataCollections,
-  type DataConfig,
-  type DocumentAddress,
-  type IndexDefinition,
-  type JsonDocument,
-  type Query,
-  type Scalar,
-  type ScanOptions,
-  type StoredDocument,
-  type Versioned,
-  type Where,
-  type WriteOptions,
-} from './data/index.ts';
-export {
-  connect,
-  startCluster,
-  type ClusterConnection,
-  type ClusterEvent,
-  type ClusterHandle,
-  type ClusterState,
-  type ClusterStatus,
-  type ConnectOptions,
-  type ProcessRole,
-  type ProcessStatus,
-  type StartClusterOptions,
-} from './cluster/index.ts';
+// Everything of shoal/data and shoal/cluster too, so one import serves an application.
+export * from './public-data.ts';
+export * from './public-cluster.ts';

@@ -8,7 +8,6 @@
  * FUZZ_MINUTES=<m> runs each property for m minutes instead of its default number of cases.
  */
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { checkAsyncProperty } from '../support/fuzz-budget.ts';
@@ -29,6 +28,7 @@ import {
 } from '../../src/transport/tcp/frame.ts';
 import { computeProof, createNonce } from '../../src/transport/tcp/handshake.ts';
 import { eventually } from '../support/eventually.ts';
+import { rawPeer, writeChunks, type RawPeer } from '../support/rpc-raw-peer.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Values a frame may carry, and what the codec turns them into.
@@ -454,42 +454,17 @@ const SECRET = 'fuzz-frame-secret';
 /** Above the largest frame the generators make (a 64 KiB binary or array plus its envelope). */
 const MAX_FRAME_BYTES = 1024 * 1024;
 
-interface RawPeer {
-  socket: Socket;
-  frames: Frame[];
-  closed: Promise<void>;
-}
-
 /** A peer speaking the wire protocol by hand, authenticated with the real secret. */
 async function authenticatedPeer(address: PeerAddress, nodeId: string): Promise<RawPeer> {
-  const socket = connect({ host: address.host, port: address.port });
-  socket.on('error', () => {});
-  // Not once(): that rejects on the reset a closing server may cause, which is no failure here.
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const frames: Frame[] = [];
-  const decoder = new FrameDecoder(1 << 24);
-  socket.on('data', (chunk: Buffer) =>
-    decoder.push(chunk, (b) => {
-      frames.push(decodeFrame(b));
-      return true;
-    }),
-  );
+  const peer = await rawPeer(address, 1 << 24);
+  const { socket, frames } = peer;
   await eventually(() => frames.length >= 1, { message: 'the hello frame' });
   const hello = frames[0];
   assert.equal(hello.t, 'hello');
   socket.write(encodeFrame({ t: 'auth', nodeId, proof: computeProof(SECRET, hello.nonce, nodeId), nonce: createNonce() }));
   await eventually(() => frames.length >= 2, { message: 'the welcome frame' });
   assert.equal(frames[1].t, 'welcome');
-  return { socket, frames, closed };
-}
-
-/** Writes chunks one by one, yielding between them so they tend to arrive as separate reads. */
-async function writeChunks(socket: Socket, chunks: Buffer[]): Promise<void> {
-  for (const chunk of chunks) {
-    if (socket.destroyed) return;
-    socket.write(chunk);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
+  return peer;
 }
 
 describe('fuzz: rpc frames through a connection', () => {

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { checkAsyncProperty } from '../support/fuzz-budget.ts';
@@ -21,6 +21,7 @@ import { createTcpTransport } from '../../src/transport/tcp/index.ts';
 import { FRAME_HEADER_BYTES, FrameDecoder, decodeFrame, encodeFrame, type AuthFrame, type Frame } from '../../src/transport/tcp/frame.ts';
 import { computeProof, computeWelcomeProof, createNonce } from '../../src/transport/tcp/handshake.ts';
 import { eventually } from '../support/eventually.ts';
+import { rawPeer, writeChunks, type RawPeer } from '../support/rpc-raw-peer.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Inputs.
@@ -93,43 +94,10 @@ function chunksAt(data: Buffer, cuts: number[]): Buffer[] {
 // ---------------------------------------------------------------------------------------------
 // A peer speaking the wire protocol by hand.
 
-interface RawPeer {
-  socket: Socket;
-  /** host:port of this end, as the server names it in its logs. */
-  address: string;
-  frames: Frame[];
-  closed: Promise<void>;
-}
-
-async function rawPeer(server: PeerAddress): Promise<RawPeer> {
-  const socket = connect({ host: server.host, port: server.port });
-  socket.on('error', () => {});
-  // Not once(): that rejects on the reset a closing server may cause, which is no failure here.
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const frames: Frame[] = [];
-  const decoder = new FrameDecoder(1 << 20);
-  socket.on('data', (chunk: Buffer) =>
-    decoder.push(chunk, (b) => {
-      frames.push(decodeFrame(b));
-      return true;
-    }),
-  );
-  await once(socket, 'connect');
-  return { socket, address: `${socket.localAddress}:${socket.localPort}`, frames, closed };
-}
-
 async function helloOf(peer: RawPeer): Promise<Uint8Array> {
   const hello = await eventually(() => peer.frames[0], { message: 'the hello frame' });
   if (hello.t !== 'hello') assert.fail(`expected hello, got ${hello.t}`);
   return hello.nonce;
-}
-
-async function writeChunks(socket: Socket, chunks: Buffer[]): Promise<void> {
-  for (const chunk of chunks) {
-    if (socket.destroyed) return;
-    socket.write(chunk);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
 }
 
 function closedWithin(peer: RawPeer, ms: number): Promise<void> {
