@@ -8,13 +8,12 @@
  * says so and skips.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePortBase, repoRoot, type CliResult } from '../support/cluster-harness.ts';
+import { freePortBase, repoRoot, runCommand, type CliResult } from '../support/cluster-harness.ts';
 
 // The project's commands run on this Node (22.18+), found first on PATH as a user's would be:
 // the machine's own node may be older than the package's engines.
@@ -24,19 +23,7 @@ const env = { ...inherited, PATH: `${dirname(process.execPath)}${delimiter}${pro
 const npmFlags = ['--no-audit', '--no-fund', '--prefer-offline'];
 
 function run(command: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', fail);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
+  return runCommand(command, args, { cwd, env, timeoutMs });
 }
 
 const output = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;

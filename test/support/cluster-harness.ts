@@ -82,21 +82,26 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `shoal ARGS` as a separate process on this Node, as a user would. */
-export function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+/** Runs a command to its end, collecting its output; killed after `timeoutMs`. */
+export function runCommand(command: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [cliEntry, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, [...args], { cwd: options.cwd, ...(options.env ? { env: options.env } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.once('error', fail);
     child.once('close', (code) => {
       clearTimeout(timer);
       done({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs `shoal ARGS` as a separate process on this Node, as a user would. */
+export function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+  return runCommand(process.execPath, [cliEntry, ...args], { cwd: repoRoot, timeoutMs });
 }
 
 /** `shoal status --json`, parsed; throws with the CLI's output when it fails. */
