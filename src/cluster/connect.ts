@@ -9,7 +9,7 @@ import type { Coordinator } from '../control/index.ts';
 import { createEmbeddedCoordinator } from '../control/embedded/index.ts';
 import { silentLogger, type Logger } from '../core/index.ts';
 import { ServiceBroker, type RoutingCaller } from '../runtime/index.ts';
-import type { Transport } from '../transport/index.ts';
+import { FaultPlan, withFaults, type Transport } from '../transport/index.ts';
 import { createTcpTransport } from '../transport/tcp/index.ts';
 
 export interface ConnectOptions {
@@ -31,6 +31,11 @@ export interface ClusterDrivers {
   readonly nodeId: string;
   readonly coordinator: Coordinator;
   readonly transport: Transport;
+  /**
+   * The network faults applied to this process's traffic (none unless set): partitions,
+   * latency and lost messages, per peer, for chaos runs on a live cluster.
+   */
+  readonly faults: FaultPlan;
   readonly logger: Logger;
   /** Closes the coordinator and the transport; safe to call more than once. */
   close(): Promise<void>;
@@ -62,12 +67,15 @@ export function clusterDrivers(options: ConnectOptions): ClusterDrivers {
   const logger = options.logger ?? silentLogger;
   const nodeId = options.clientId ?? `client-${randomUUID().slice(0, 8)}`;
   const coordinator = connectCoordinator(options);
-  const transport = createTcpTransport({ nodeId, secret: options.secret, logger });
+  const faults = new FaultPlan();
+  // Faults go above the driver, so whichever transport is picked here honours them.
+  const transport = withFaults(createTcpTransport({ nodeId, secret: options.secret, logger }), faults);
   let closing: Promise<void> | undefined;
   return {
     nodeId,
     coordinator,
     transport,
+    faults,
     logger,
     close() {
       closing ??= Promise.all([transport.close(), coordinator.close()]).then(() => undefined);

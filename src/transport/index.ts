@@ -119,3 +119,15 @@ export interface Transport {
 export function addressKey(address: PeerAddress): string {
   return `${address.host}:${address.port}`;
 }
+
+export {
+  ANY_PEER,
+  FaultPlan,
+  seededRandom,
+  type ActiveFault,
+  type FaultClock,
+  type FaultDirection,
+  type FaultPlanOptions,
+  type PeerFault,
+} from './fault-plan.ts';
+export { FaultyTransport, withFaults } from './faulty-transport.ts';
