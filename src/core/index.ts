@@ -11,3 +11,4 @@ export * from './backoff.ts';
 export * from './circuit-breaker.ts';
 export * from './admin-token.ts';
 export * from './http/index.ts';
+export * from './random.ts';

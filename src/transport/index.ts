@@ -123,7 +123,6 @@ export function addressKey(address: PeerAddress): string {
 export {
   ANY_PEER,
   FaultPlan,
-  seededRandom,
   type ActiveFault,
   type FaultClock,
   type FaultDirection,

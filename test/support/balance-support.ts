@@ -1,16 +1,6 @@
 import type { Endpoint, PickContext, Strategy } from '../../src/balance/index.ts';
 
-/** mulberry32: a small seeded generator, so randomized strategies give repeatable picks. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../src/core/index.ts';
 
 export function endpointsNamed(...ids: string[]): Endpoint[] {
   return ids.map((id) => ({ id }));
