@@ -181,31 +181,73 @@ function checkOps(ops: readonly Operation[], budget: Budget): KeyCheck {
   return { result: true, statesExplored: seen.size };
 }
 
-/** Values an operation relies on having been written: a read's result, a successful swap's expected value. */
+/** The value an operation relies on having been written: a read's result, a successful swap's expected value, the value an increment started from. */
 function observed(op: Operation): State {
   if (op.outcome !== 'ok') return null;
   if (op.kind === 'read') return op.result ?? null;
   if (op.kind === 'cas' && op.result === true) return op.expected;
+  if (op.kind === 'increment' && op.result !== undefined) return op.result - op.delta;
   return null;
 }
 
-/** The operations whose observed value nothing in `ops` could have written. */
-function unsourced(ops: readonly Operation[]): Set<number> {
-  const written = new Set<string>();
-  let anyNumber = false;
+/** The value an operation that surely took effect left behind, if it surely changed the register. */
+function surelyWrote(op: Operation): State | undefined {
+  if (op.outcome !== 'ok') return undefined;
+  if (op.kind === 'write') return op.value;
+  if (op.kind === 'cas' && op.result === true) return op.value;
+  if (op.kind === 'increment') return op.result;
+  return undefined;
+}
+
+/** The value an operation may write (undefined: none; 'number': some number not known). */
+function mayWrite(op: Operation): State | 'number' | undefined {
+  if (op.kind === 'write') return op.value;
+  // A swap to the value it expects changes nothing, so it is no source of that value.
+  if (op.kind === 'cas') return op.result !== false && op.value !== op.expected ? op.value : undefined;
+  if (op.kind === 'increment') return op.outcome === 'ok' ? op.result : 'number';
+  return undefined;
+}
+
+/**
+ * How badly each operation lacks a source for the value it relies on (absent: it has one): 1 when
+ * every other operation that may have written it was surely overwritten before this one began
+ * (another value surely written entirely between the two), 2 when none was even invoked before it
+ * completed.
+ */
+function unsourced(ops: readonly Operation[]): Map<number, 1 | 2> {
+  const sure = ops.flatMap((op) => {
+    const value = surelyWrote(op);
+    return value === undefined ? [] : [{ op, key: stateKey(value) }];
+  });
+  const sources = ops.flatMap((op) => {
+    const value = mayWrite(op);
+    return value === undefined ? [] : [{ op, key: value === 'number' ? 'number' : stateKey(value) }];
+  });
+  const level = (reader: Operation, accepts: (key: string) => boolean): 0 | 1 | 2 => {
+    const candidates = sources.filter((s) => s.op.id !== reader.id && s.op.call <= reader.ret && accepts(s.key));
+    if (candidates.length === 0) return 2;
+    const live = candidates.some((candidate) => {
+      let overwrittenFrom = -Infinity;
+      for (const x of sure) {
+        if (x.op.ret < reader.call && x.key !== candidate.key && x.op.id !== reader.id) overwrittenFrom = Math.max(overwrittenFrom, x.op.call);
+      }
+      return !(candidate.op.ret < overwrittenFrom);
+    });
+    return live ? 0 : 1;
+  };
+  const out = new Map<number, 1 | 2>();
   for (const op of ops) {
-    if (op.kind === 'write') written.add(stateKey(op.value));
-    else if (op.kind === 'cas' && op.result !== false) written.add(stateKey(op.value));
-    else if (op.kind === 'increment') {
-      if (op.outcome === 'ok' && op.result !== undefined) written.add(stateKey(op.result));
-      else anyNumber = true;
+    let found: 0 | 1 | 2 = 0;
+    if (op.kind === 'cas' && op.outcome === 'ok' && op.result === false && op.expected === null) {
+      // A swap from absent that failed saw some value there: anything written will do.
+      found = level(op, () => true);
+    } else {
+      const value = observed(op);
+      if (value === null) continue;
+      const want = stateKey(value);
+      found = level(op, (key) => key === want || (key === 'number' && typeof value === 'number'));
     }
-  }
-  const out = new Set<number>();
-  for (const op of ops) {
-    const value = observed(op);
-    if (value === null || written.has(stateKey(value)) || (anyNumber && typeof value === 'number')) continue;
-    out.add(op.id);
+    if (found > 0) out.set(op.id, found as 1 | 2);
   }
   return out;
 }
@@ -213,14 +255,17 @@ function unsourced(ops: readonly Operation[]): Set<number> {
 /**
  * Removes operations while what is left stays non-linearizable, first in chunks and then one at a
  * time until no single one can go. A removal may not leave an operation relying on a value that
- * nothing left wrote (that would turn "read a stale value" into the less useful "read a value
- * never written"). Deterministic for a given history and budget.
+ * nothing left wrote, or that only surely overwritten writes left, when it had a better source (that
+ * would turn "read a stale value" into the less useful "read a value never written"). This keeps
+ * the common cases meaningful; in histories dense with increments and uncertain operations the
+ * result may still be another violating core than the one a reader would pick. Deterministic for
+ * a given history and budget.
  */
 function shrink(ops: Operation[], budget: Budget, deadline: number): Operation[] {
   let current = ops;
   const stillFails = (candidate: Operation[]) => {
     const before = unsourced(current);
-    for (const id of unsourced(candidate)) if (!before.has(id)) return false;
+    for (const [id, level] of unsourced(candidate)) if (level > (before.get(id) ?? 0)) return false;
     return checkOps(candidate, budget).result === false;
   };
   for (let size = Math.floor(current.length / 2); size >= 1; size = Math.floor(size / 2)) {
@@ -248,7 +293,11 @@ function shrink(ops: Operation[], budget: Budget, deadline: number): Operation[]
 function explain(key: string, minimal: Operation[], all: History, budget: Budget): string {
   const lines = [`key ${JSON.stringify(key)}: no order of these ${minimal.length} operation(s) is consistent with a register, given their real-time order:`];
   for (const op of minimal) lines.push(`  ${describeOperation(op)}`);
-  const neverWritten = [...unsourced(minimal)].map((id) => minimal.find((op) => op.id === id)!);
+  // (An increment from 0 may have started from absent: that needs no writer.)
+  const neverWritten = [...unsourced(minimal)]
+    .filter(([, level]) => level === 2)
+    .map(([id]) => minimal.find((op) => op.id === id)!)
+    .filter((op) => !(op.kind === 'increment' && observed(op) === 0));
   for (const op of neverWritten) {
     const value = observed(op);
     const failedWriters = all.filter(
