@@ -17,6 +17,7 @@ export { probeHealth } from './health.ts';
 export { Supervisor, dashboardLoginUrl } from './supervisor.ts';
 export { readAdminToken } from './secret.ts';
 export { clusterDrivers, connect, connectCoordinator, type ClusterConnection, type ClusterDrivers, type ConnectOptions } from './connect.ts';
+export * from './chaos/index.ts';
 
 // This module is src/cluster/index.ts in a checkout and dist/cluster/index.js in an installed
 // package: the files named here sit at the same places relative to it, with its own extension.
