@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { clusterDir, isPidAlive, portPlan, readAdminToken, readState, type ClusterStatus } from '../cluster/index.ts';
 import { CliError } from './args.ts';
 
@@ -83,4 +84,17 @@ export async function adminRequest(location: ClusterLocation, method: 'GET' | 'P
 
 export async function fetchStatus(location: ClusterLocation): Promise<ClusterStatus> {
   return (await adminRequest(location, 'GET', '/status')) as ClusterStatus;
+}
+
+/** The control plane of the cluster in DIR, or the one `control` names (its secret from SHOAL_SECRET). */
+export async function locateControl(dir: string, control?: string): Promise<{ controlUrl: string; secret: string }> {
+  if (control !== undefined) {
+    const secret = process.env.SHOAL_SECRET;
+    if (!secret) throw new CliError('--control needs the cluster secret in SHOAL_SECRET');
+    return { controlUrl: control, secret };
+  }
+  const layout = clusterDir(dir);
+  const state = await readState(layout.stateFile);
+  if (!state || !isPidAlive(state.pid)) throw new CliError(`no cluster is running in ${layout.root} (start one with: shoal up --dir ${dir})`);
+  return { controlUrl: state.controlUrl, secret: (await readFile(layout.secret, 'utf8')).trim() };
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { CliError, globalFlags, HelpRequested, UsageError, type CommandSpec } from './args.ts';
 import { bench, benchSpec } from './commands/bench.ts';
 import { call, callSpec } from './commands/call.ts';
+import { chaos, chaosSpec } from './commands/chaos.ts';
 import { down, downSpec } from './commands/down.ts';
 import { init, initSpec } from './commands/init.ts';
 import { lbSpec, runLb } from './commands/lb.ts';
@@ -26,6 +27,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   call,
   scale,
   rebalance,
+  chaos,
   bench,
   lb: runLb,
   _run: runRoleCommand,
@@ -37,7 +39,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
  * `parseWith(spec, argv)`, or passes them straight to `parseCommand(argv, flags, about?)`:
  * either way `--help`, the global flags and the did-you-mean errors come from args.ts.
  */
-const specs: readonly CommandSpec[] = [initSpec, upSpec, downSpec, statusSpec, callSpec, scaleSpec, rebalanceSpec, lbSpec, benchSpec];
+const specs: readonly CommandSpec[] = [initSpec, upSpec, downSpec, statusSpec, callSpec, scaleSpec, rebalanceSpec, chaosSpec, lbSpec, benchSpec];
 
 /** Internal commands: run by the supervisor, never listed or suggested. */
 const hidden = new Set(['_run']);

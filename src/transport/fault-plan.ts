@@ -18,6 +18,12 @@ export interface PeerFault {
    * handler sees it (the peer's request times out); 'both' does both.
    */
   readonly partition?: FaultDirection;
+  /**
+   * With a partition that cuts what comes in: refuse the peer's requests at once
+   * (UNAVAILABLE, not sent), as a host answering with a reset does, instead of dropping them
+   * so that the peer waits out its timeout.
+   */
+  readonly reject?: boolean;
   /** Added before each request or one-way message to the peer leaves, and again before its answer is seen. */
   readonly latencyMs?: number;
   /** Up to this much more latency, drawn from the plan's random source for each message. */

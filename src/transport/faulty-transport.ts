@@ -131,6 +131,7 @@ export class FaultyTransport implements Transport {
   #inboundRequest(handler: RequestHandler, payload: unknown, from: PeerInfo): Promise<unknown> {
     const fault = this.#plan.inbound(from.nodeId);
     if (fault === undefined || !cutsInbound(fault) || this.#closed) return handler(payload, from);
+    if (fault.reject === true) return Promise.reject(new ShoalError('UNAVAILABLE', `refused: partitioned from ${from.nodeId}`, { sent: false }));
     return new Promise((_resolve, reject) => {
       this.#heldInbound.add({ nodeId: from.nodeId, reject });
     });

@@ -141,6 +141,17 @@ describe('withFaults: partitions', () => {
     assert.deepEqual(a.notes, ['after']);
   });
 
+  it('with reject, refuses what the peer sends at once: UNAVAILABLE, not sent, and no handler runs', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    a.plan.set('b', { partition: 'in', reject: true });
+    const err = await rejection(b.transport.request(a.address, 1, { timeoutMs: 10_000 }), 'UNAVAILABLE');
+    assert.equal(sentOf(err), false);
+    assert.deepEqual(a.requests, []);
+    a.plan.clear();
+    assert.deepEqual(await b.transport.request(a.address, 2, { timeoutMs: 5000 }), { by: 'a', from: 'b', echo: 2 });
+  });
+
   it('answers a dropped inbound request UNAVAILABLE (not sent) once the partition heals, without running it', async () => {
     const a = await node('a');
     const b = await node('b');

@@ -1,24 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clusterDir, connectCoordinator, isPidAlive, readState } from '../../cluster/index.ts';
+import { connectCoordinator } from '../../cluster/index.ts';
 import { REBALANCE_REQUEST_KEY, rebalanceStatus, type RebalanceProgress, type RebalanceRequest } from '../../data/index.ts';
-import { CliError, noMorePositionals, parseWith, UsageError, type CommandSpec } from '../args.ts';
+import { noMorePositionals, parseWith, UsageError, type CommandSpec } from '../args.ts';
+import { locateControl } from '../cluster-client.ts';
 
 const PROGRESS_POLL_MS = 250;
 
-/** The control plane of the cluster in DIR, or the one `--control URL` names (secret from SHOAL_SECRET). */
-async function locateControl(dir: string, control: string | undefined): Promise<{ controlUrl: string; secret: string }> {
-  if (control !== undefined) {
-    const secret = process.env.SHOAL_SECRET;
-    if (!secret) throw new CliError('--control needs the cluster secret in SHOAL_SECRET');
-    return { controlUrl: control, secret };
-  }
-  const layout = clusterDir(dir);
-  const state = await readState(layout.stateFile);
-  if (!state || !isPidAlive(state.pid)) throw new CliError(`no cluster is running in ${layout.root} (start one with: shoal up --dir ${dir})`);
-  return { controlUrl: state.controlUrl, secret: (await readFile(layout.secret, 'utf8')).trim() };
-}
 
 export const rebalanceSpec = {
   name: 'rebalance',

@@ -30,6 +30,7 @@ export async function runNode(argv: readonly string[]): Promise<void> {
     services: () => broker.services.map((s) => `${s.name}@${s.version}`),
     health: () => broker.health(),
     inflight: () => broker.inflight,
+    faults: connection.faults,
   };
   const broker: ServiceBroker = new ServiceBroker({
     nodeId: args.id,
