@@ -11,6 +11,7 @@ import { afterEach, before, after, describe, it } from 'node:test';
 import { ShoalError } from '../../src/core/errors.ts';
 import type { PeerAddress, PeerInfo, Transport } from '../../src/transport/index.ts';
 import { eventually } from '../support/eventually.ts';
+import { expectShoalError } from '../support/shoal-errors.ts';
 
 export interface TransportNodeOptions {
   /** Largest message the transport accepts and sends, in bytes of its encoding. */
@@ -47,17 +48,6 @@ export interface TransportDriver {
 
 function detailsOf(err: ShoalError): { sent?: unknown } {
   return (err.details ?? {}) as { sent?: unknown };
-}
-
-async function expectShoalError(promise: Promise<unknown>, code: string): Promise<ShoalError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ShoalError, `expected a ShoalError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected a ${code} error, but the promise resolved`);
 }
 
 export function transportConformance(name: string, makeDriver: () => Promise<TransportDriver>): void {

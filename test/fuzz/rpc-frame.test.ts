@@ -28,7 +28,7 @@ import {
 } from '../../src/transport/tcp/frame.ts';
 import { computeProof, createNonce } from '../../src/transport/tcp/handshake.ts';
 import { eventually } from '../support/eventually.ts';
-import { rawPeer, writeChunks, type RawPeer } from '../support/rpc-raw-peer.ts';
+import { framed, rawPeer, writeChunks, type RawPeer } from '../support/rpc-raw-peer.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Values a frame may carry, and what the codec turns them into.
@@ -176,13 +176,6 @@ function isFrameValue(value: unknown): boolean {
 }
 
 const packr = new Packr({ useRecords: false });
-
-function framed(bodyBytes: Uint8Array): Buffer {
-  const out = Buffer.alloc(FRAME_HEADER_BYTES + bodyBytes.length);
-  out.writeUInt32BE(bodyBytes.length, 0);
-  out.set(bodyBytes, FRAME_HEADER_BYTES);
-  return out;
-}
 
 /** Values of a frame's shape with one part wrong, and values of no frame's shape at all. */
 const wrongShapeValue: fc.Arbitrary<unknown> = fc

@@ -21,7 +21,7 @@ import { createTcpTransport } from '../../src/transport/tcp/index.ts';
 import { FRAME_HEADER_BYTES, FrameDecoder, decodeFrame, encodeFrame, type AuthFrame, type Frame } from '../../src/transport/tcp/frame.ts';
 import { computeProof, computeWelcomeProof, createNonce } from '../../src/transport/tcp/handshake.ts';
 import { eventually } from '../support/eventually.ts';
-import { rawPeer, writeChunks, type RawPeer } from '../support/rpc-raw-peer.ts';
+import { framed, rawPeer, writeChunks, type RawPeer } from '../support/rpc-raw-peer.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Inputs.
@@ -32,13 +32,6 @@ const SECRET = 'fuzz-handshake-secret';
 const HANDSHAKE_TIMEOUT_MS = 300;
 
 const packr = new Packr({ useRecords: false });
-
-function framed(bodyBytes: Uint8Array): Buffer {
-  const out = Buffer.alloc(FRAME_HEADER_BYTES + bodyBytes.length);
-  out.writeUInt32BE(bodyBytes.length, 0);
-  out.set(bodyBytes, FRAME_HEADER_BYTES);
-  return out;
-}
 
 function header(length: number): Buffer {
   const out = Buffer.alloc(FRAME_HEADER_BYTES);

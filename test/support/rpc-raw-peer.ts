@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { PeerAddress } from '../../src/transport/index.ts';
-import { FrameDecoder, decodeFrame, type Frame } from '../../src/transport/tcp/frame.ts';
+import { FRAME_HEADER_BYTES, FrameDecoder, decodeFrame, type Frame } from '../../src/transport/tcp/frame.ts';
 
 export interface RawPeer {
   socket: Socket;
@@ -38,4 +38,12 @@ export async function writeChunks(socket: Socket, chunks: readonly Buffer[]): Pr
     socket.write(chunk);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+}
+
+/** Body bytes behind the transport's length prefix, as one frame on the wire. */
+export function framed(bodyBytes: Uint8Array): Buffer {
+  const out = Buffer.alloc(FRAME_HEADER_BYTES + bodyBytes.length);
+  out.writeUInt32BE(bodyBytes.length, 0);
+  out.set(bodyBytes, FRAME_HEADER_BYTES);
+  return out;
 }

@@ -18,6 +18,7 @@ import {
   type Outcome,
   type RegisterValue,
 } from '../../src/cluster/index.ts';
+import { seededRandom } from '../../src/core/index.ts';
 
 type Value = RegisterValue | null;
 
@@ -62,18 +63,6 @@ function assertNotLinearizable(ops: Operation[], expectedMinimalIds?: number[]) 
   return result;
 }
 
-/** mulberry32: a small seeded generator, so every run sees the same histories. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface WorkloadShape {
   seed: number;
   clients: number;
@@ -89,7 +78,7 @@ interface WorkloadShape {
  * random instant inside its interval, and results come from applying them in that order.
  */
 function generateLinearizable(shape: WorkloadShape): Operation[] {
-  const rand = random(shape.seed);
+  const rand = seededRandom(shape.seed);
   const pick = (n: number) => Math.floor(rand() * n);
   const ops: (Operation & { at: number; takesEffect: boolean })[] = [];
   for (let c = 0; c < shape.clients; c++) {
@@ -271,7 +260,7 @@ describe('checkLinearizable', () => {
       assert.equal(result.ok, true, `seed ${seed}: ${result.ok === false ? result.explanation : result.ok}`);
 
       const reads = ops.filter((op) => op.kind === 'read' && op.outcome === 'ok');
-      const victim = reads[Math.floor(random(seed * 7919)() * reads.length)];
+      const victim = reads[Math.floor(seededRandom(seed * 7919)() * reads.length)];
       const corrupted = ops.map((op) => (op === victim ? ({ ...op, result: 'never written' } as Operation) : op));
       const broken = checkLinearizable(corrupted);
       assert.equal(broken.ok, false, `seed ${seed}: a corrupted read went unnoticed`);

@@ -12,6 +12,7 @@ import { addressKey, FaultPlan, withFaults, type PeerAddress, type Transport } f
 import { createTcpTransport } from '../../src/transport/tcp/index.ts';
 import { eventually } from '../support/eventually.ts';
 import { ManualClock } from '../support/manual-clock.ts';
+import { expectShoalError } from '../support/shoal-errors.ts';
 
 const SECRET = 'faults-secret';
 const HOST = '127.0.0.1';
@@ -43,17 +44,6 @@ async function node(nodeId: string, random?: () => number): Promise<Node> {
   return { transport, plan, clock, address, requests, notes };
 }
 
-async function rejection(promise: Promise<unknown>, code: string): Promise<ShoalError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ShoalError, `expected a ShoalError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected ${code}, but the promise resolved`);
-}
-
 const sentOf = (err: ShoalError): unknown => (err.details as { sent?: unknown } | undefined)?.sent;
 
 /** Settles to 'pending' if the promise has not settled by the time queued I/O has had a turn. */
@@ -80,9 +70,9 @@ describe('withFaults: partitions', () => {
     assert.deepEqual(await a.transport.request(b.address, 1, { timeoutMs: 5000 }), { by: 'b', from: 'a', echo: 1 });
 
     a.plan.set(addressKey(b.address), { partition: 'both' });
-    const err = await rejection(a.transport.request(b.address, 2, { timeoutMs: 5000 }), 'UNAVAILABLE');
+    const err = await expectShoalError(a.transport.request(b.address, 2, { timeoutMs: 5000 }), 'UNAVAILABLE');
     assert.equal(sentOf(err), false);
-    assert.equal(sentOf(await rejection(a.transport.notify(b.address, 'n'), 'UNAVAILABLE')), false);
+    assert.equal(sentOf(await expectShoalError(a.transport.notify(b.address, 'n'), 'UNAVAILABLE')), false);
 
     a.plan.clear(addressKey(b.address));
     assert.deepEqual(await a.transport.request(b.address, 3, { timeoutMs: 5000 }), { by: 'b', from: 'a', echo: 3 });
@@ -94,7 +84,7 @@ describe('withFaults: partitions', () => {
     const a = await node('a');
     const b = await node('b');
     a.plan.set('b', { partition: 'out' });
-    const err = await rejection(a.transport.request(b.address, 1, { timeoutMs: 5000, peerName: 'b' }), 'UNAVAILABLE');
+    const err = await expectShoalError(a.transport.request(b.address, 1, { timeoutMs: 5000, peerName: 'b' }), 'UNAVAILABLE');
     assert.equal(sentOf(err), false);
     assert.doesNotMatch(err.message, /127\.0\.0\.1/);
     assert.deepEqual(b.requests, []);
@@ -105,9 +95,9 @@ describe('withFaults: partitions', () => {
     const b = await node('b');
     a.plan.set('*', { partition: 'out', forMs: 10_000 });
     assert.equal(a.plan.list()[0].until, 10_000);
-    await rejection(a.transport.request(b.address, 1, { timeoutMs: 5000 }), 'UNAVAILABLE');
+    await expectShoalError(a.transport.request(b.address, 1, { timeoutMs: 5000 }), 'UNAVAILABLE');
     a.clock.advance(9_999);
-    await rejection(a.transport.request(b.address, 2, { timeoutMs: 5000 }), 'UNAVAILABLE');
+    await expectShoalError(a.transport.request(b.address, 2, { timeoutMs: 5000 }), 'UNAVAILABLE');
     a.clock.advance(1);
     assert.equal(a.plan.active, false);
     assert.deepEqual(await a.transport.request(b.address, 3, { timeoutMs: 5000 }), { by: 'b', from: 'a', echo: 3 });
@@ -118,7 +108,7 @@ describe('withFaults: partitions', () => {
     const a = await node('a');
     const b = await node('b');
     a.plan.set(addressKey(b.address), { partition: 'out' });
-    await rejection(a.transport.request(b.address, 1, { timeoutMs: 5000 }), 'UNAVAILABLE');
+    await expectShoalError(a.transport.request(b.address, 1, { timeoutMs: 5000 }), 'UNAVAILABLE');
     assert.deepEqual(await b.transport.request(a.address, 2, { timeoutMs: 5000 }), { by: 'a', from: 'b', echo: 2 });
     await b.transport.notify(a.address, 'to-a');
     await eventually(() => a.notes.length === 1, { message: 'the one-way message to reach a' });
@@ -130,7 +120,7 @@ describe('withFaults: partitions', () => {
     const b = await node('b');
     a.plan.set('b', { partition: 'in' });
     await b.transport.notify(a.address, 'lost');
-    await rejection(b.transport.request(a.address, 1, { timeoutMs: 50 }), 'TIMEOUT');
+    await expectShoalError(b.transport.request(a.address, 1, { timeoutMs: 50 }), 'TIMEOUT');
     assert.deepEqual(await a.transport.request(b.address, 2, { timeoutMs: 5000 }), { by: 'b', from: 'a', echo: 2 });
     assert.deepEqual(a.requests, []);
 
@@ -145,7 +135,7 @@ describe('withFaults: partitions', () => {
     const a = await node('a');
     const b = await node('b');
     a.plan.set('b', { partition: 'in', reject: true });
-    const err = await rejection(b.transport.request(a.address, 1, { timeoutMs: 10_000 }), 'UNAVAILABLE');
+    const err = await expectShoalError(b.transport.request(a.address, 1, { timeoutMs: 10_000 }), 'UNAVAILABLE');
     assert.equal(sentOf(err), false);
     assert.deepEqual(a.requests, []);
     a.plan.clear();
@@ -160,7 +150,7 @@ describe('withFaults: partitions', () => {
     await eventually(() => b.transport.stats().inflight === 1 && a.transport.stats().connections > 0, { message: 'the request to be in flight' });
     assert.equal(await stateOf(pending), 'pending');
     a.plan.clear('b');
-    const err = await rejection(pending, 'UNAVAILABLE');
+    const err = await expectShoalError(pending, 'UNAVAILABLE');
     assert.equal(sentOf(err), false);
     assert.deepEqual(a.requests, []);
   });
@@ -208,7 +198,7 @@ describe('withFaults: latency', () => {
     a.plan.set('*', { latencyMs: 1000 });
     const pending = a.transport.request(b.address, 1, { timeoutMs: 500 });
     a.clock.advance(500);
-    await rejection(pending, 'TIMEOUT');
+    await expectShoalError(pending, 'TIMEOUT');
     a.clock.advance(1000);
     assert.deepEqual(b.requests, []);
   });
@@ -220,9 +210,9 @@ describe('withFaults: latency', () => {
     const request = a.transport.request(b.address, 1, { timeoutMs: 5000 });
     const note = a.transport.notify(b.address, 'n');
     await a.transport.close();
-    assert.equal(sentOf(await rejection(request, 'UNAVAILABLE')), false);
-    assert.equal(sentOf(await rejection(note, 'UNAVAILABLE')), false);
-    await rejection(a.transport.request(b.address, 2, { timeoutMs: 5000 }), 'UNAVAILABLE');
+    assert.equal(sentOf(await expectShoalError(request, 'UNAVAILABLE')), false);
+    assert.equal(sentOf(await expectShoalError(note, 'UNAVAILABLE')), false);
+    await expectShoalError(a.transport.request(b.address, 2, { timeoutMs: 5000 }), 'UNAVAILABLE');
     assert.equal(a.clock.pendingTimers, 0);
   });
 });

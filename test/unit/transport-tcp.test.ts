@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { ShoalError } from '../../src/core/errors.ts';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import type { PeerAddress, Transport } from '../../src/transport/index.ts';
 import { createTcpTransport, type TcpTransportOptions } from '../../src/transport/tcp/index.ts';
 import { FrameDecoder, decodeFrame, encodeFrame, type Frame } from '../../src/transport/tcp/frame.ts';
 import { computeProof, createNonce } from '../../src/transport/tcp/handshake.ts';
 import { eventually } from '../support/eventually.ts';
+import { expectShoalError } from '../support/shoal-errors.ts';
 
 const HOST = '127.0.0.1';
 const SECRET = 'cluster-secret';
@@ -56,17 +56,6 @@ async function server(
   t.onRequest(async (payload) => ({ echo: payload }));
   const address = await t.listen({ host: HOST, port: 0 });
   return { transport: t, address };
-}
-
-async function expectShoalError(promise: Promise<unknown>, code: string): Promise<ShoalError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ShoalError, `expected a ShoalError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected a ${code} error, but the promise resolved`);
 }
 
 function rawSocket(address: PeerAddress): Socket {
