@@ -4,4 +4,4 @@ export { buildOpenApi } from './openapi.ts';
 export { RestRouteTable, type RestRoute, type RestMatch } from './rest-routes.ts';
 export { rateLimitConfig } from './rate-limit-config.ts';
 /** `shoal lb`: the standalone reverse-proxy load balancer (its internals stay in ./proxy). */
-export { ConfigError, configFromFlags, loadConfigFile, runLoadBalancer, type LbConfig } from './proxy/index.ts';
+export { ConfigError, configFromFlags, loadConfigFile, parseDuration, runLoadBalancer, type LbConfig } from './proxy/index.ts';

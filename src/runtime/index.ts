@@ -5,3 +5,4 @@ export { nodeService, type NodeFacts } from './node-service.ts';
 export { timeoutPlugin } from './plugins/timeout.ts';
 export { retryPlugin, type RetryOptions } from './plugins/retry.ts';
 export { circuitBreakerPlugin, type CircuitBreakerOptions } from './plugins/circuit-breaker.ts';
+export { waitForEndpoint } from './endpoint-wait.ts';

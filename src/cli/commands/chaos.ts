@@ -1,4 +1,6 @@
 import { connect, type ClusterConnection } from '../../cluster/index.ts';
+import { parseDuration } from '../../gateway/index.ts';
+import { waitForEndpoint } from '../../runtime/index.ts';
 import { CliError, noMorePositionals, parseWith, UsageError, type CommandSpec } from '../args.ts';
 import { fetchStatus, locateControl, requireCluster } from '../cluster-client.ts';
 import { explicitPort } from './common.ts';
@@ -21,17 +23,13 @@ export const chaosSpec = {
     'Partitions and latency are injected in the nodes\' transport (RPC between processes); the coordinator\'s own HTTP traffic is not cut. kill sends SIGKILL; the supervisor restarts the node with backoff.',
 } as const satisfies CommandSpec;
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000 };
-
-/** "250ms", "10s", "1.5m" as milliseconds. */
+/** A duration flag ("100ms", "10s", "1m") in milliseconds, the way `shoal lb` configs write them. */
 function durationOption(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const match = DURATION.exec(value.trim());
-  if (!match) throw new UsageError(`--${name} must be a duration such as 100ms, 10s or 1m, got "${value}"`);
-  const ms = Math.round(Number(match[1]) * UNIT_MS[match[2]]);
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new UsageError(`--${name} must be a duration such as 100ms, 10s or 1m, got "${value}"`);
   if (ms < 1) throw new UsageError(`--${name} must be at least 1ms`);
-  return ms;
+  return Math.round(ms);
 }
 
 const NODE_WAIT_MS = 10_000;
@@ -41,20 +39,16 @@ const NODE_JOIN_WAIT_MS = 2_000;
 async function onNode(connection: ClusterConnection, node: string, action: string, params: Record<string, unknown>): Promise<unknown> {
   await someNode(connection);
   // The member list is there: a node missing from it gets a moment to join, not the whole wait.
-  const until = Date.now() + NODE_JOIN_WAIT_MS;
-  while (!connection.caller.registry.endpoints('$node', 1).some((e) => e.id === node)) {
-    if (Date.now() > until) throw new CliError(`no node "${node}" is in the cluster (see shoal status)`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  if (!(await waitForEndpoint(connection.caller.registry, '$node', 1, { node, timeoutMs: NODE_JOIN_WAIT_MS }))) {
+    throw new CliError(`no node "${node}" is in the cluster (see shoal status)`);
   }
   return connection.caller.call('$node', 1, action, params, { node });
 }
 
 /** Resolves once the member list has arrived (some node serves `$node`). */
 async function someNode(connection: ClusterConnection): Promise<void> {
-  const until = Date.now() + NODE_WAIT_MS;
-  while (connection.caller.registry.endpoints('$node', 1).length === 0) {
-    if (Date.now() > until) throw new CliError('no node is in the cluster (see shoal status)');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  if (!(await waitForEndpoint(connection.caller.registry, '$node', 1, { timeoutMs: NODE_WAIT_MS }))) {
+    throw new CliError('no node is in the cluster (see shoal status)');
   }
 }
 

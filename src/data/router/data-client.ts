@@ -1,6 +1,6 @@
 import type { Coordinator } from '../../control/index.ts';
 import { ShoalError, type Logger } from '../../core/index.ts';
-import type { RoutingCaller } from '../../runtime/index.ts';
+import { waitForEndpoint, type RoutingCaller } from '../../runtime/index.ts';
 import { ShardMapCache } from '../map/map-cache.ts';
 import type { CollectionDefinition, JsonDocument } from '../types.ts';
 import type { CollectionClient } from './collection-client.ts';
@@ -31,17 +31,6 @@ export interface DataClient {
   close(): void;
 }
 
-const ENDPOINT_POLL_MS = 20;
-
-/** Resolves once some node serves `$data`, or fails with UNAVAILABLE after `timeoutMs`. */
-async function firstDataNode(caller: RoutingCaller, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (caller.registry.endpoints('$data', 1).length === 0) {
-    if (Date.now() >= until) throw new ShoalError('UNAVAILABLE', `no data node is known after ${timeoutMs} ms (is the cluster running with collections?)`);
-    await new Promise((resolve) => setTimeout(resolve, ENDPOINT_POLL_MS));
-  }
-}
-
 /**
  * The data store from a process outside the cluster (a script, a benchmark): it follows the
  * shard map and calls shard leaders directly, through the connection's member.
@@ -52,7 +41,10 @@ export async function createDataClient(connection: DataClientConnection, options
   try {
     await maps.start();
     // The member list arrives by watch; until it does every shard leader looks unknown.
-    await firstDataNode(caller, options.timeoutMs ?? 10_000);
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    if (!(await waitForEndpoint(caller.registry, '$data', 1, { timeoutMs }))) {
+      throw new ShoalError('UNAVAILABLE', `no data node is known after ${timeoutMs} ms (is the cluster running with collections?)`);
+    }
   } catch (err) {
     maps.close();
     throw err;

@@ -12,17 +12,21 @@ export interface HostPort {
 }
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_TEXT = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+
+/** "250ms", "2s", "1.5m", "1h" in milliseconds; undefined when the text is no such duration. */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION_TEXT.exec(text.trim());
+  return match ? Number(match[1]) * durationUnits[match[2]] : undefined;
+}
 
 /** Milliseconds, given as a number (ms) or a string with a unit: "250ms", "2s", "1.5m", "1h". */
 const duration = z.union([
   z.number().nonnegative().finite(),
   z
     .string()
-    .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'expected a duration such as 500ms, 2s or 1m')
-    .transform((text) => {
-      const unit = /(ms|s|m|h)$/.exec(text)![1];
-      return Number(text.slice(0, -unit.length)) * durationUnits[unit];
-    }),
+    .regex(DURATION_TEXT, 'expected a duration such as 500ms, 2s or 1m')
+    .transform((text) => parseDuration(text)!),
 ]);
 
 /** "host:port", "[v6]:port", ":port" or "port"; port 0 picks a free port. */

@@ -4,7 +4,7 @@
  */
 export { configFromFlags, type LbFlags } from './config-flags.ts';
 export { ConfigError, loadConfigFile, parseConfigText, validateConfig, type ConfigProblem } from './config-load.ts';
-export { algorithmNames, lbConfigSchema, parseAddress } from './config-schema.ts';
+export { algorithmNames, lbConfigSchema, parseAddress, parseDuration } from './config-schema.ts';
 export type { BackendConfig, HostPort, LbConfig, LbConfigInput, ListenerConfig } from './config-schema.ts';
 export { createLbMetrics, noopMetrics, type LbMetrics } from './lb-metrics.ts';
 export type { LbRunOptions } from './lb-process.ts';
