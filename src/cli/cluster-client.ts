@@ -14,7 +14,7 @@ export interface ClusterLocation {
 }
 
 /** Headers that present the admin token, when there is one. */
-function adminHeaders(location: Pick<ClusterLocation, 'adminToken'>): Record<string, string> {
+export function adminHeaders(location: Pick<ClusterLocation, 'adminToken'>): Record<string, string> {
   return location.adminToken ? { authorization: `Bearer ${location.adminToken}` } : {};
 }
 

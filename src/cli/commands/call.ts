@@ -1,5 +1,6 @@
 import { clusterDir, isPidAlive, readAdminToken, readState } from '../../cluster/index.ts';
 import { CliError, intOption, noMorePositionals, parseWith, portOption, UsageError, type CommandSpec } from '../args.ts';
+import { adminHeaders } from '../cluster-client.ts';
 
 /** Path segments keep `$` and dots readable; the gateway decodes whatever else is escaped. */
 function segment(value: string): string {
@@ -45,7 +46,7 @@ export async function call(argv: string[]): Promise<number> {
   const url = `${gatewayUrl}/api/v${version}/${segment(service)}/${segment(action)}`;
   let response: Response;
   try {
-    const headers: Record<string, string> = { 'content-type': 'application/json', ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}) };
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...adminHeaders({ adminToken }) };
     response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(params) });
   } catch (err) {
     const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
