@@ -10,7 +10,7 @@ import { ADMIN_TOKEN_ENV } from '../core/index.ts';
 import { connectCoordinator } from './connect.ts';
 import { rebalanceStatus } from '../data/index.ts';
 import { isPidAlive, readState, removeState, writeState } from './state-file.ts';
-import { SupervisedProcess, type ProcessSpec } from './supervised-process.ts';
+import { SupervisedProcess, type ProcessSnapshot, type ProcessSpec } from './supervised-process.ts';
 import type { ClusterEvent, ClusterState, ClusterStatus, ProcessStatus } from './types.ts';
 
 const HOST = '127.0.0.1';
@@ -306,21 +306,23 @@ export class Supervisor {
   }
 }
 
-async function describe(p: SupervisedProcess): Promise<ProcessStatus> {
-  const { pid, ready, restarts, startedAt } = p.snapshot();
-  // A replacement still starting is not serving: the process stays down until it says it is ready.
-  const answer = pid === null || !ready ? { health: 'down', services: [] } : await probeHealth(p.spec.url, 1000);
-  return {
-    id: p.id,
-    role: p.spec.role,
-    pid,
-    address: p.spec.address,
-    url: p.spec.url,
-    health: answer.health,
-    services: answer.services,
-    restarts,
-    startedAt,
-  };
+function describe(p: SupervisedProcess): Promise<ProcessStatus> {
+  return describeProcess(p.id, p.spec, p.snapshot(), (url) => probeHealth(url, 1000));
+}
+
+/**
+ * A process's line in the status. A replacement still starting is not serving: it stays down
+ * until it has said it is ready, whatever its /healthz already answers.
+ */
+export async function describeProcess(
+  id: string,
+  spec: Pick<ProcessSpec, 'role' | 'address' | 'url'>,
+  snapshot: ProcessSnapshot,
+  probe: (url: string) => Promise<{ health: string; services: string[] }>,
+): Promise<ProcessStatus> {
+  const { pid, ready, restarts, startedAt } = snapshot;
+  const answer = pid === null || !ready ? { health: 'down', services: [] } : await probe(spec.url);
+  return { id, role: spec.role, pid, address: spec.address, url: spec.url, health: answer.health, services: answer.services, restarts, startedAt };
 }
 
 async function logTail(path: string, lines: number): Promise<string> {
