@@ -98,6 +98,12 @@ function dataProblems(config: ShoalConfig): string[] {
     const valid = groups !== null && typeof groups === 'object' && Object.values(groups).every((g) => Array.isArray(g) && g.every((name) => typeof name === 'string'));
     if (!valid) problems.push("data.groups must map node ids to lists of group names, e.g. { 'node-3': ['analytics'] }");
   }
+  const replicas = data?.replicas;
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 7)) problems.push(`data.replicas must be a whole number from 1 to 7, got ${JSON.stringify(replicas)}`);
+  const replicaTimeout = data?.replicaTimeout;
+  if (replicaTimeout !== undefined && (typeof replicaTimeout !== 'number' || !Number.isFinite(replicaTimeout) || replicaTimeout < 1_000)) {
+    problems.push(`data.replicaTimeout is in milliseconds and at least 1000, got ${JSON.stringify(replicaTimeout)}`);
+  }
   return problems;
 }
 

@@ -19,7 +19,7 @@ export { createDataClient, type DataClient, type DataClientConnection, type Data
 export { DataHost, type DataHostOptions } from './node/data-host.ts';
 export { dataHostFromConfig, drainTimeoutOf, type DataConfig } from './node/data-config.ts';
 export { rebalanceStatus } from './node/data-admin.ts';
-export type { ShardEngineFactory } from './node/engines.ts';
+export { sqliteStore, type ShardStore } from './node/engines.ts';
 export { Rebalancer, type RebalancerOptions } from './rebalance/rebalancer.ts';
 export type { RebalanceProgress, RebalanceRequest } from './rebalance/progress.ts';
 export type { MoveRecord, MovePhase } from './rebalance/move-record.ts';

@@ -6,6 +6,7 @@
  * map in the coordinator) → replica set of nodes (leader first).
  */
 import type { z } from 'zod';
+import type { ClusterConfig, HardState, LogEntry, SnapshotMeta } from '../consensus/index.ts';
 
 /** Hash slots: fixed for the life of a cluster, so a key's slot never changes. */
 export const SLOT_COUNT = 4096;
@@ -132,6 +133,45 @@ export type ShardWrite =
 /** A write's own outcome in a batch: what the single call would have returned (a delete answers whether it removed), or what it would have thrown. */
 export type ShardWriteResult = { ok: true; value: StoredDocument | boolean } | { ok: false; error: unknown };
 
+/** A document copied between shards, with the collection it belongs to. */
+export type ExportedDocument = StoredDocument & { collection: string };
+
+/**
+ * What a shard's replicated log carries: every change to a replica's documents is one of these,
+ * applied in log order on every replica, so replicas that applied the same entries hold the
+ * same documents (and the same change log).
+ */
+export type ShardCommand =
+  | { kind: 'writes'; writes: ShardWrite[] }
+  | { kind: 'import'; slot: number; documents: ExportedDocument[] }
+  | { kind: 'changes'; changes: ChangeRecord[] }
+  | { kind: 'drop'; first: number; last: number };
+
+/** A command's outcome: per-write results for `writes`, documents touched otherwise, or why it was refused (then it left no trace). */
+export type ShardCommandResult = { kind: 'writes'; results: ShardWriteResult[] } | { kind: 'count'; count: number } | { kind: 'refused'; error: unknown } | { kind: 'none' };
+
+/** A replica's consensus state as stored with its documents. */
+export interface ReplicaState {
+  hardState: HardState;
+  /** Where the stored log begins: entries up to snapshot.index are folded into the documents. */
+  snapshot: SnapshotMeta;
+  /** Stored log entries after snapshot.index, in order. */
+  entries: LogEntry[];
+  /** Highest log index applied to the documents. */
+  applied: number;
+  /** Configuration as of the applied index. */
+  appliedConfig: ClusterConfig;
+}
+
+/** One durable step of a replica (see ShardEngine.replicaStep). */
+export interface ReplicaStep {
+  hardState?: HardState;
+  /** New entries; stored entries from entries[0].index on are replaced. */
+  entries: readonly LogEntry[];
+  /** Committed entries to apply, in order, each above the applied index. */
+  committed: readonly LogEntry[];
+}
+
 export interface SlotCounters {
   slot: number;
   reads: number;
@@ -216,6 +256,25 @@ export interface ShardEngine {
   lastSeq(): Promise<number>;
   /** Removes every document of a slot (after it moved away), logging each removal; answers how many. */
   dropSlot(slot: number): Promise<number>;
+
+  // Replication
+
+  /** The stored consensus state, or undefined when this store has never taken a replica step. */
+  loadReplica(): Promise<ReplicaState | undefined>;
+  /**
+   * In one transaction: stores the hard state and new log entries, applies each committed
+   * entry (a ShardCommand, or a config or noop that only moves the applied index) and records
+   * the applied index, so a crash never leaves a command applied without its index or the
+   * reverse. A command the engine refuses (bad input) is answered as refused and leaves no
+   * trace, on every replica alike. Answers one result per committed entry.
+   */
+  replicaStep(step: ReplicaStep): Promise<ShardCommandResult[]>;
+  /** Drops stored log entries through index (at most the applied index): they are in the documents now. */
+  compactReplicaLog(index: number): Promise<SnapshotMeta>;
+  /** After this store was replaced by a copy of another replica: forget the copied log, keep the documents, take this replica's hard state. */
+  resetReplica(hardState: HardState): Promise<ReplicaState>;
+  /** Writes a consistent copy of the whole store (documents, change log, applied index) to path; answers where in the log it stands. */
+  copyTo(path: string): Promise<SnapshotMeta>;
 
   // Statistics and lifecycle
 

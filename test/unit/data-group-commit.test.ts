@@ -38,7 +38,7 @@ describe('WriteBatcher', () => {
 
   it('commits writes submitted together in one batch, each with its own answer', async () => {
     const { engine, batches } = recordingEngine();
-    const batcher = new WriteBatcher(engine);
+    const batcher = new WriteBatcher((writes) => engine.writeBatch(writes), { maxInFlight: 1 });
     const answers = await Promise.allSettled(['a', 'bad', 'c'].map((name) => batcher.submit(put(name, 1), () => true, never)));
     assert.equal(batches.length, 1);
     assert.deepEqual(batches[0].map((w) => w.ref.key), ['a', 'bad', 'c']);
@@ -48,7 +48,7 @@ describe('WriteBatcher', () => {
 
   it('sends a write whose slot stopped being writable back through the checks instead of writing it', async () => {
     const { engine, batches } = recordingEngine();
-    const batcher = new WriteBatcher(engine);
+    const batcher = new WriteBatcher((writes) => engine.writeBatch(writes), { maxInFlight: 1 });
     let retried = 0;
     const moved = batcher.submit(put('moved', 1), () => false, async () => {
       retried++;
@@ -66,14 +66,14 @@ describe('WriteBatcher', () => {
         throw new ShoalError('UNAVAILABLE', 'disk full');
       },
     } as unknown as ShardEngine;
-    const batcher = new WriteBatcher(engine);
+    const batcher = new WriteBatcher((writes) => engine.writeBatch(writes), { maxInFlight: 1 });
     const answers = await Promise.allSettled(['a', 'b'].map((name) => batcher.submit(put(name, 1), () => true, () => Promise.resolve(null))));
     assert.deepEqual(answers.map((a) => a.status), ['rejected', 'rejected']);
   });
 
   it('holds the next batch until the one in flight commits, then sends all that queued meanwhile as one', async () => {
     const { engine, batches, finish } = slowEngine();
-    const batcher = new WriteBatcher(engine);
+    const batcher = new WriteBatcher((writes) => engine.writeBatch(writes), { maxInFlight: 1 });
     const first = batcher.submit(put('a', 1), () => true, never);
     await nextTurn();
     assert.equal(batches.length, 1);
@@ -91,9 +91,27 @@ describe('WriteBatcher', () => {
     assert.deepEqual(await Promise.all(later), [true, true]);
   });
 
+  it('pipelines batches up to its limit, handing them over in submission order', async () => {
+    const { engine, batches, finish } = slowEngine();
+    const batcher = new WriteBatcher((writes) => engine.writeBatch(writes), { maxInFlight: 2 });
+    const answers = [batcher.submit(put('a', 1), () => true, never)];
+    await nextTurn();
+    answers.push(batcher.submit(put('b', 1), () => true, never));
+    await nextTurn();
+    answers.push(batcher.submit(put('c', 1), () => true, never));
+    await nextTurn();
+    assert.deepEqual(batches.map((b) => b.map((w) => w.ref.key)), [['a'], ['b']], 'a third batch waits while two are in flight');
+    finish();
+    for (let turns = 0; turns < 3 && batches.length < 3; turns++) await nextTurn();
+    assert.deepEqual(batches.map((b) => b.map((w) => w.ref.key)), [['a'], ['b'], ['c']]);
+    finish();
+    finish();
+    assert.deepEqual(await Promise.all(answers), [true, true, true]);
+  });
+
   it('committed() waits for the batch in flight; settle() also commits what is queued', async () => {
     const { engine, batches, finish } = slowEngine();
-    const batcher = new WriteBatcher(engine);
+    const batcher = new WriteBatcher((writes) => engine.writeBatch(writes), { maxInFlight: 1 });
     await batcher.committed();
     let answered = false;
     void batcher.submit(put('a', 1), () => true, never).then(() => (answered = true));

@@ -45,7 +45,7 @@ export class DataAdmin {
   /** Asks every shard leader for its per-slot counters and returns the busiest slots. */
   async hotSlots(limit: number): Promise<{ mapVersion: number; slots: HotSlot[]; unreachable: string[] }> {
     const map = this.#maps.map;
-    const nodes = [...new Set(Object.values(map.data.shards).map((s) => s.replicas[0]))];
+    const nodes = [...new Set(Object.values(map.data.shards).flatMap((s) => s.replicas))];
     const unreachable: string[] = [];
     const slots: HotSlot[] = [];
     await Promise.all(

@@ -9,9 +9,19 @@ export interface DataConfig {
   /** Placement groups per node id: `{ 'node-3': ['analytics'] }`. */
   groups?: Record<string, string[]>;
   rebalancer?: Partial<Pick<RebalancerOptions, 'deadAfterMs' | 'rangeSize' | 'pageSize' | 'pagePauseMs'>>;
+  /**
+   * Replicas per shard, on distinct nodes (and zones, while there are enough): default 3, or
+   * every data node when there are fewer. A write is acknowledged once a majority has it durable.
+   */
+  replicas?: number;
+  /** Milliseconds a node may be missing before its replicas are rebuilt on other nodes (default 120 000). */
+  replicaTimeout?: number;
   /** Time a node being removed spends moving its slots away before it stops anyway (default 20 s, inside the supervisor's 30 s stop grace). */
   drainTimeoutMs?: number;
 }
+
+/** Replicas per shard unless the config says otherwise. */
+export const DEFAULT_REPLICAS = 3;
 
 /** A node's DataHost when the config declares collections; undefined otherwise (the node stores nothing). */
 export function dataHostFromConfig(options: {
@@ -30,7 +40,11 @@ export function dataHostFromConfig(options: {
     collections: config.collections,
     groups: config.data?.groups?.[options.nodeId] ?? [],
     logger: options.logger,
-    rebalancer: { ...config.data?.rebalancer },
+    rebalancer: {
+      ...config.data?.rebalancer,
+      replicas: config.data?.replicas ?? DEFAULT_REPLICAS,
+      ...(config.data?.replicaTimeout !== undefined ? { deadAfterMs: config.data.replicaTimeout } : {}),
+    },
   });
 }
 

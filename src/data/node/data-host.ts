@@ -9,10 +9,15 @@ import { Rebalancer, type RebalancerOptions } from '../rebalance/rebalancer.ts';
 import { DataRouter, type AnyCollectionDefinition, type DataCaller } from '../router/data-router.ts';
 import { DataAdmin } from './data-admin.ts';
 import { dataService, type DataService } from './data-service.ts';
-import { sqliteEngines, type ShardEngineFactory } from './engines.ts';
+import { sqliteStore, type ShardStore } from './engines.ts';
 import { FenceTable } from './fence-table.ts';
 import { ShardHost } from './shard-host.ts';
 import { ShardOps } from './shard-ops.ts';
+import { ReplicaOps } from './replica-ops.ts';
+import { CopyReceiver } from '../replica/copy-receiver.ts';
+import { ReplicaLinks } from '../replica/replica-links.ts';
+import { ReplicaMaintenance } from '../replica/maintenance.ts';
+import { DEFAULT_REPLICA_TIMING, type ReplicaTiming } from '../replica/timing.ts';
 
 /** Waiting for the coordinator at start: soon at first, then every 2 s at most. */
 const RETRY_BACKOFF = { initialMs: 100, maxMs: 2_000 };
@@ -27,7 +32,9 @@ export interface DataHostOptions {
   groups?: readonly string[];
   logger?: Logger;
   /** Storage driver; SQLite files under `dir` by default. */
-  openEngine?: ShardEngineFactory;
+  store?: ShardStore;
+  /** Consensus clock of the shard replicas (default: 100 ms ticks, elections after 1 to 2 s). */
+  timing?: Partial<ReplicaTiming>;
   /** Rebalancer tuning; false to never lead (a node that only stores). */
   rebalancer?: Partial<Omit<RebalancerOptions, 'nodeId' | 'coordinator' | 'caller' | 'maps'>> | false;
   /** Lease of the data-node record (default 2 s). */
@@ -58,6 +65,9 @@ export class DataHost {
   readonly #logger: Logger;
   readonly #fences: FenceTable;
   readonly #registration: Membership;
+  readonly #store: ShardStore;
+  readonly #copies: CopyReceiver;
+  readonly #maintenance: ReplicaMaintenance;
   readonly #rebalancer?: Rebalancer;
   #caller?: DataCaller;
   #markReady!: () => void;
@@ -72,15 +82,19 @@ export class DataHost {
     this.#ready = new Promise((resolve) => (this.#markReady = resolve));
     this.maps = new ShardMapCache(options.coordinator, { logger: this.#logger });
     this.#fences = new FenceTable(options.coordinator, this.#logger);
+    this.#store = options.store ?? sqliteStore(options.dir, options.nodeId);
     this.shards = new ShardHost({
       nodeId: options.nodeId,
       specs: options.collections.map((def) => collectionSpec(def)),
-      openEngine: options.openEngine ?? sqliteEngines(options.dir, options.nodeId),
+      store: this.#store,
       maps: this.maps,
       fences: this.#fences,
       ready: this.#ready,
+      timing: { ...DEFAULT_REPLICA_TIMING, ...options.timing },
       logger: this.#logger,
     });
+    this.#copies = new CopyReceiver(this.shards, this.#store);
+    this.#maintenance = new ReplicaMaintenance(this.shards, this.maps, this.#logger);
     // Bound late: the broker that carries calls is built with this host's service in it.
     const caller: DataCaller = {
       call: (service, version, action, params, callOptions) => {
@@ -91,7 +105,7 @@ export class DataHost {
     this.router = new DataRouter({ caller, maps: this.maps, collections: options.collections, logger: this.#logger });
     const ops = new ShardOps(this.shards, this.#fences, this.maps);
     const admin = new DataAdmin({ router: this.router, maps: this.maps, coordinator: options.coordinator, caller });
-    this.service = dataService(ops, admin);
+    this.service = dataService(ops, admin, new ReplicaOps(this.shards, this.#store, this.#copies));
     this.#registration = new Membership(options.coordinator, { prefix: DATA_NODES_PREFIX, logger: this.#logger });
     if (options.rebalancer !== false) {
       this.#rebalancer = new Rebalancer({ ...(options.rebalancer ?? {}), nodeId: options.nodeId, coordinator: options.coordinator, caller, maps: this.maps, logger: this.#logger });
@@ -101,6 +115,7 @@ export class DataHost {
   /** Starts serving: loads the map and the fences of moves in flight (shard operations wait for both), then joins as a data node. */
   async start(caller: DataCaller): Promise<void> {
     this.#caller = caller;
+    this.shards.attach(new ReplicaLinks({ nodeId: this.nodeId, caller, store: this.#store, logger: this.#logger }));
     await this.maps.start();
     const backoff = new Backoff(RETRY_BACKOFF);
     while (!this.#stopped) {
@@ -114,6 +129,7 @@ export class DataHost {
       }
     }
     this.#markReady();
+    this.#maintenance.start();
     void this.#register();
     this.#rebalancer?.start();
   }
@@ -133,8 +149,8 @@ export class DataHost {
   }
 
   /**
-   * Before a planned stop: marks this node draining so the rebalancer moves its slots to the
-   * others, and resolves once none is left here (or no other data node could take them).
+   * Before a planned stop: marks this node draining so the rebalancer moves its replicas to the
+   * others, and resolves once it holds none with slots (or no other data node could take them).
    */
   async drain(timeoutMs = 120_000): Promise<{ drained: boolean }> {
     if (!this.#registered) return { drained: true };
@@ -142,7 +158,7 @@ export class DataHost {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       const map = await this.maps.refresh().catch(() => this.maps.map);
-      const holding = map.shardsLedBy(this.nodeId).some((s) => map.slotsOfShard(s.id).length > 0);
+      const holding = Object.values(map.data.shards).some((s) => s.replicas.includes(this.nodeId) && map.slotsOfShard(s.id).length > 0);
       if (!holding) return { drained: true };
       if (!(await this.#othersCanTakeOver())) {
         this.#logger.warn({}, 'no other data node can take this node\'s slots; stopping without draining');
@@ -169,8 +185,10 @@ export class DataHost {
     await this.#rebalancer?.stop();
     await this.#registration.leave().catch(() => undefined);
     this.#registration.close();
+    await this.#maintenance.stop();
     this.#fences.close();
     this.maps.close();
     await this.shards.close();
+    await this.#copies.close();
   }
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { action, defineService, errorToWire, validateParams } from '../../core/index.ts';
 import type { ShardOps } from './shard-ops.ts';
 import type { DataAdmin } from './data-admin.ts';
+import type { ReplicaOps } from './replica-ops.ts';
 
 /** Ops per shardBatch; the router sends fewer. */
 const MAX_BATCH = 1000;
@@ -23,7 +24,8 @@ const change = z.object({
 });
 const moveShard = { shard: z.number().int().min(1), mapVersion };
 
-const getParams = z.object(ref);
+const consistency = z.enum(['leader', 'follower']).optional();
+const getParams = z.object({ ...ref, consistency });
 const putParams = z.object({ ...ref, doc, expectVersion });
 const updateParams = z.object({ ...ref, changes: doc, expectVersion });
 const deleteParams = z.object({ ...ref, expectVersion });
@@ -68,14 +70,20 @@ async function runBatch(ops: ShardOps, batch: Array<z.output<typeof batchOp>>): 
  * map version and slot so the node can redirect a stale caller; move operations are the
  * rebalancer's; the rest are admin actions for `shoal call $data.<action>`.
  */
-export function dataService(ops: ShardOps, admin: DataAdmin) {
+const snapshotMeta = z.object({
+  index: z.number().int().min(0),
+  term: z.number().int().min(0),
+  config: z.object({ voters: z.array(z.string()).max(64), learners: z.array(z.string()).max(64) }),
+});
+
+export function dataService(ops: ShardOps, admin: DataAdmin, replicas: ReplicaOps) {
   return defineService({
     name: '$data',
     version: 1,
     actions: {
       shardGet: action({ params: getParams, idempotent: true, handler: (_ctx, p) => ops.get(p) }),
       shardGetMany: action({
-        params: z.object({ collection: z.string().min(1), mapVersion, refs: z.array(z.object({ key: z.string(), id: z.string(), slot })).max(10_000) }),
+        params: z.object({ collection: z.string().min(1), mapVersion, refs: z.array(z.object({ key: z.string(), id: z.string(), slot })).max(10_000), consistency }),
         idempotent: true,
         handler: (_ctx, p) => ops.getMany(p),
       }),
@@ -95,6 +103,7 @@ export function dataService(ops: ShardOps, admin: DataAdmin) {
           index: z.string().optional(),
           limit: z.number().int().min(1).max(10_000).optional(),
           after: z.string().optional(),
+          consistency,
         }),
         idempotent: true,
         handler: (_ctx, p) => ops.scan(p),
@@ -122,6 +131,18 @@ export function dataService(ops: ShardOps, admin: DataAdmin) {
       fence: action({ params: z.object({ ...moveShard, move: z.string(), first: slot, last: slot }), handler: (_ctx, p) => ops.fence(p) }),
       unfence: action({ params: z.object({ mapVersion, move: z.string() }), handler: (_ctx, p) => ops.unfence(p) }),
       dropSlots: action({ params: z.object({ ...moveShard, first: slot, last: slot }), handler: (_ctx, p) => ops.dropSlots(p) }),
+
+      // Replication between the replicas of a shard; the messages are checked again by the consensus core.
+      raft: action({
+        params: z.object({ from: z.string().min(1), groups: z.array(z.object({ shard: z.number().int().min(1), messages: z.array(z.unknown()).max(10_000) })).max(100_000) }),
+        handler: (_ctx, p) => replicas.raft(p),
+      }),
+      replicaProbe: action({ params: z.object({ shard: z.number().int().min(1) }), idempotent: true, handler: (_ctx, p) => replicas.probe(p) }),
+      replicaCopy: action({
+        params: z.object({ shard: z.number().int().min(1), from: z.string().min(1), transfer: z.string().min(1).max(64), offset: z.number().int().min(0), data: z.string(), last: z.boolean(), meta: snapshotMeta }),
+        handler: (_ctx, p) => replicas.copy(p),
+      }),
+      replicaStatus: action({ params: z.object({}), idempotent: true, description: 'This node\'s shard replicas: role, term, leader, log positions, followers\' lag', handler: () => replicas.status() }),
 
       query: action({
         params: z.object({ collection: z.string().min(1), query: z.record(z.string(), z.unknown()).default({}) }),

@@ -1,8 +1,9 @@
 import { ShoalError } from '../../core/index.ts';
 import type { FenceTable } from './fence-table.ts';
 import { redirectError } from '../map/redirect.ts';
-import type { ChangeRecord, JsonDocument, Query, ShardQueryResult, ShardWrite, StoredDocument, WriteOptions } from '../types.ts';
-import type { Owned, ShardHost } from './shard-host.ts';
+import type { ChangeRecord, ExportedDocument, JsonDocument, Query, ShardCommand, ShardQueryResult, ShardWrite, StoredDocument, WriteOptions } from '../types.ts';
+import type { Consistency, Owned, ShardHost } from './shard-host.ts';
+import type { ReplicaGroup } from '../replica/replica-group.ts';
 import type { ShardMapCache } from '../map/map-cache.ts';
 import type { ShardMap } from '../map/shard-map.ts';
 
@@ -14,7 +15,10 @@ interface RefParams {
   id: string;
 }
 
-type ExportedDocument = StoredDocument & { collection: string };
+/** Reads name the consistency they need; absent, the leader's linearizable view. */
+interface ReadParams {
+  consistency?: Consistency;
+}
 
 /**
  * What each `$data` per-shard and move action does on this node. Ownership and fences are
@@ -35,21 +39,21 @@ export class ShardOps {
     this.#maps = maps;
   }
 
-  async get(p: RefParams): Promise<StoredDocument | null> {
-    const owned = await this.#host.forRead(p.collection, p.slot, p.mapVersion);
+  async get(p: RefParams & ReadParams): Promise<StoredDocument | null> {
+    const owned = await this.#host.forRead(p.collection, p.slot, p.mapVersion, p.consistency);
     const found = await owned.engine.get(p.collection, { key: p.key, id: p.id });
-    this.#stillLed(owned, [p.slot]);
+    this.#stillLed(owned, [p.slot], p.consistency);
     return found ?? null;
   }
 
-  async getMany(p: { collection: string; mapVersion: number; refs: Array<{ key: string; id: string; slot: number }> }): Promise<Array<StoredDocument | null>> {
+  async getMany(p: { collection: string; mapVersion: number; refs: Array<{ key: string; id: string; slot: number }> } & ReadParams): Promise<Array<StoredDocument | null>> {
     if (p.refs.length === 0) return [];
     // Every ref must be owned here; all are checked before any is read so the answer is one map's view.
-    const owned = await Promise.all(p.refs.map((r) => this.#host.forRead(p.collection, r.slot, p.mapVersion)));
+    const owned = await Promise.all(p.refs.map((r) => this.#host.forRead(p.collection, r.slot, p.mapVersion, p.consistency)));
     const engine = owned[0].engine;
     if (owned.some((o) => o.engine !== engine)) throw redirectError('a getMany spanning shards', this.#host.mapVersion);
     const found = await engine.getMany(p.collection, p.refs.map((r) => ({ key: r.key, id: r.id })));
-    this.#stillLed(owned[0], p.refs.map((r) => r.slot));
+    this.#stillLed(owned[0], p.refs.map((r) => r.slot), p.consistency);
     return found.map((d) => d ?? null);
   }
 
@@ -84,22 +88,23 @@ export class ShardOps {
     return this.#host.write(owned, p.slot, write, () => this.increment(p));
   }
 
-  async scan(p: { collection: string; slot: number; mapVersion: number; key: string; idPrefix?: string; index?: string; limit?: number; after?: string }): Promise<StoredDocument[]> {
-    const owned = await this.#host.forRead(p.collection, p.slot, p.mapVersion);
+  async scan(p: { collection: string; slot: number; mapVersion: number; key: string; idPrefix?: string; index?: string; limit?: number; after?: string } & ReadParams): Promise<StoredDocument[]> {
+    const owned = await this.#host.forRead(p.collection, p.slot, p.mapVersion, p.consistency);
     const options: { idPrefix?: string; index?: string; limit?: number; after?: string } = {};
     if (p.idPrefix !== undefined) options.idPrefix = p.idPrefix;
     if (p.index !== undefined) options.index = p.index;
     if (p.limit !== undefined) options.limit = p.limit;
     if (p.after !== undefined) options.after = p.after;
     const found = await owned.engine.scan(p.collection, p.key, options);
-    this.#stillLed(owned, [p.slot]);
+    this.#stillLed(owned, [p.slot], p.consistency);
     return found;
   }
 
   /** Runs the shard's part of a query over exactly the slots the caller believes this shard owns. */
   async query(p: { collection: string; shard: number; mapVersion: number; slots: Array<[number, number]>; query: Record<string, unknown> }): Promise<ShardQueryResult> {
     const spec = this.#host.spec(p.collection);
-    const { engine, map } = await this.#host.shardEngine(p.shard, p.mapVersion);
+    const { engine, map, group } = await this.#host.shardEngine(p.shard, p.mapVersion);
+    await group.readBarrier();
     const slots: number[] = [];
     for (const [first, last] of p.slots) {
       for (let slot = first; slot <= last; slot++) {
@@ -108,14 +113,14 @@ export class ShardOps {
       }
     }
     const result = await engine.query(p.collection, p.query as Query, slots);
-    this.#stillLed({ engine, shard: p.shard, spec }, slots);
+    this.#stillLed({ engine, group, shard: p.shard, spec }, slots);
     return result;
   }
 
   async stats(): Promise<{ nodeId: string; mapVersion: number; shards: Array<{ shard: number; documents: number; slots: Array<{ slot: number; documents: number; reads: number; writes: number }> }> }> {
     const mapVersion = this.#host.mapVersion;
     const shards = await Promise.all(
-      this.#host.openShards().map(async ({ shard, engine }) => {
+      this.#host.openShards().filter(({ group }) => group.isLeader).map(async ({ shard, engine }) => {
         const [sizes, counted] = await Promise.all([engine.slotSizes(), engine.slotCounters()]);
         const counters = new Map(counted.map((c) => [c.slot, c]));
         const slots = new Set([...sizes.keys(), ...counters.keys()]);
@@ -141,10 +146,9 @@ export class ShardOps {
 
   /** Destination side: refuses slots the shard already owns, whose live documents a copy must never overwrite. */
   async moveImport(p: { shard: number; mapVersion: number; slot: number; documents: ExportedDocument[] }): Promise<{ imported: number }> {
-    const { engine, map } = await this.#host.shardEngine(p.shard, p.mapVersion);
+    const { map, group } = await this.#host.shardEngine(p.shard, p.mapVersion);
     this.#notOwned(map, p.shard, p.slot, p.slot);
-    await engine.importDocuments(p.slot, p.documents);
-    return { imported: p.documents.length };
+    return { imported: await replicate(group, { kind: 'import', slot: p.slot, documents: p.documents }) };
   }
 
   async moveChanges(p: { shard: number; mapVersion: number; since: number; first: number; last: number; limit: number }): Promise<{ changes: ChangeRecord[]; lastSeq: number }> {
@@ -157,11 +161,10 @@ export class ShardOps {
   }
 
   async moveApply(p: { shard: number; mapVersion: number; first: number; last: number; changes: ChangeRecord[] }): Promise<{ applied: number }> {
-    const { engine, map } = await this.#host.shardEngine(p.shard, p.mapVersion);
+    const { map, group } = await this.#host.shardEngine(p.shard, p.mapVersion);
     this.#notOwned(map, p.shard, p.first, p.last);
     for (const c of p.changes) if (c.slot < p.first || c.slot > p.last) throw new ShoalError('BAD_REQUEST', `change for slot ${c.slot} outside the move's slots`);
-    await engine.applyChanges(p.changes);
-    return { applied: p.changes.length };
+    return { applied: await replicate(group, { kind: 'changes', changes: p.changes }) };
   }
 
   async fence(p: { shard: number; mapVersion: number; move: string; first: number; last: number }): Promise<{ fenced: true }> {
@@ -182,16 +185,14 @@ export class ShardOps {
 
   /** Removes slots the shard does not own (a partial copy, or what is left after a move). */
   async dropSlots(p: { shard: number; mapVersion: number; first: number; last: number }): Promise<{ dropped: number }> {
-    const { engine, map } = await this.#host.shardEngine(p.shard, p.mapVersion);
+    const { map, group } = await this.#host.shardEngine(p.shard, p.mapVersion);
     this.#notOwned(map, p.shard, p.first, p.last);
-    let dropped = 0;
-    for (let slot = p.first; slot <= p.last; slot++) dropped += await engine.dropSlot(slot);
-    return { dropped };
+    return { dropped: await replicate(group, { kind: 'drop', first: p.first, last: p.last }) };
   }
 
   /** A redirect when the slots read stopped being led here while the engine answered. */
-  #stillLed(owned: Owned, slots: Iterable<number>): void {
-    if (!this.#host.stillLeads(owned, slots)) throw redirectError(`shard ${owned.shard}`, this.#host.mapVersion);
+  #stillLed(owned: Owned, slots: Iterable<number>, consistency?: Consistency): void {
+    if (!this.#host.stillLeads(owned, slots, consistency)) throw redirectError(`shard ${owned.shard}`, this.#host.mapVersion);
   }
 
   #notOwned(map: ShardMap, shard: number, first: number, last: number): void {
@@ -203,6 +204,13 @@ export class ShardOps {
       }
     }
   }
+}
+
+/** Proposes a move command to the shard's log; answers how many documents it touched on every replica. */
+async function replicate(group: ReplicaGroup, command: ShardCommand): Promise<number> {
+  const result = await group.propose(command);
+  if (result.kind === 'refused') throw result.error;
+  return result.kind === 'count' ? result.count : 0;
 }
 
 function versionOf(p: { expectVersion?: number }): WriteOptions {

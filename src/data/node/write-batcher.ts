@@ -1,4 +1,14 @@
-import type { ShardEngine, ShardWrite, ShardWriteResult } from '../types.ts';
+import type { ShardWrite, ShardWriteResult } from '../types.ts';
+
+/** Commits a batch: one transaction, or one entry of a replicated log. Batches are handed over in order and must commit in that order. */
+export type CommitBatch = (writes: readonly ShardWrite[]) => Promise<ShardWriteResult[]>;
+
+/**
+ * Batches in flight at once. A replicated log keeps them in order, so a new batch need not wait
+ * for the round trip to the followers of the one before; the cap keeps a stalled follower set
+ * from piling up unbounded work.
+ */
+const MAX_IN_FLIGHT = 8;
 
 interface Pending {
   write: ShardWrite;
@@ -16,9 +26,8 @@ interface Pending {
  * transaction by writeBatch and answered after its commit, so they share one fsync instead of
  * queueing behind one each. Each write keeps its own result or error.
  *
- * One batch is committed at a time: the next waits for the one in flight, so writes commit in
- * the order they were submitted, and an engine across a network gathers everything that came
- * during a round trip into the next batch.
+ * Batches are handed to the commit function in submission order (a replicated log keeps that
+ * order), up to MAX_IN_FLIGHT at once; everything that arrives meanwhile gathers into the next.
  *
  * A write waits in the queue until its batch goes, so ownership is checked again synchronously
  * just before writeBatch is called: a slot fenced or moved away in between is sent back through
@@ -26,14 +35,17 @@ interface Pending {
  * a batch is in flight waits for it (see committed()), so no write it let through lands after.
  */
 export class WriteBatcher {
-  readonly #engine: ShardEngine;
+  readonly #commitBatch: CommitBatch;
   #queue: Pending[] = [];
   #scheduled = false;
-  /** The batch being committed, settled (never rejected) once its writes are answered. */
-  #committing: Promise<void> | undefined;
+  /** Batches being committed, each settled (never rejected) once its writes are answered. */
+  readonly #committing = new Set<Promise<void>>();
 
-  constructor(engine: ShardEngine) {
-    this.#engine = engine;
+  readonly #maxInFlight: number;
+
+  constructor(commit: CommitBatch, options: { maxInFlight?: number } = {}) {
+    this.#commitBatch = commit;
+    this.#maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT;
   }
 
   submit<T>(write: ShardWrite, stillHere: () => boolean, again: () => Promise<T>): Promise<T> {
@@ -43,10 +55,10 @@ export class WriteBatcher {
     });
   }
 
-  /** Sends what is queued now as one batch, unless a batch is in flight (then it goes when that one ends). */
+  /** Sends what is queued now as one batch, unless the most allowed are in flight (then it goes when one ends). */
   flush(): void {
     this.#scheduled = false;
-    if (this.#committing) return;
+    if (this.#committing.size >= this.#maxInFlight) return;
     const batch = this.#queue;
     this.#queue = [];
     const ready: Pending[] = [];
@@ -55,22 +67,23 @@ export class WriteBatcher {
       else pending.again().then(pending.resolve, pending.reject);
     }
     if (ready.length === 0) return;
-    // Set before the engine can answer, so a fence arriving meanwhile sees the batch in flight.
-    this.#committing = this.#commit(ready).then(() => {
-      this.#committing = undefined;
+    // Added before the commit can answer, so a fence arriving meanwhile sees the batch in flight.
+    const committing: Promise<void> = this.#commit(ready).then(() => {
+      this.#committing.delete(committing);
       if (this.#queue.length > 0) this.#schedule();
     });
+    this.#committing.add(committing);
   }
 
-  /** Resolves once the batch in flight now (if any) is committed and answered. */
+  /** Resolves once the batches in flight now (if any) are committed and answered. */
   async committed(): Promise<void> {
-    await this.#committing;
+    await Promise.all([...this.#committing]);
   }
 
   /** Commits everything queued or in flight; called before the engine closes, so accepted writes are not lost. */
   async settle(): Promise<void> {
     for (;;) {
-      if (this.#committing) await this.#committing;
+      if (this.#committing.size > 0) await this.committed();
       else if (this.#queue.length > 0) this.flush();
       else return;
     }
@@ -85,7 +98,7 @@ export class WriteBatcher {
   async #commit(ready: Pending[]): Promise<void> {
     let results: ShardWriteResult[];
     try {
-      results = await this.#engine.writeBatch(ready.map((p) => p.write));
+      results = await this.#commitBatch(ready.map((p) => p.write));
     } catch (err) {
       // The commit failed: nothing of the batch is stored.
       for (const pending of ready) pending.reject(err);

@@ -1,15 +1,20 @@
 /**
- * What the rebalancer wants the map to look like, as pure functions of the map and the live
- * data nodes: structural changes applied in one map write (new shards, shards of dead nodes
- * removed, unassigned slots given out), then slot moves that even out the slot counts.
+ * What the rebalancer wants the map to look like, as pure functions of the map and the data
+ * nodes: structural changes applied in one map write (new shards, replica sets filled up to the
+ * replication factor and rid of nodes gone for good, unassigned slots given out), then slot
+ * moves that even out the slot counts.
  */
-import { DEFAULT_PLACEMENT, encodeRanges, type ShardMap, type ShardMapData } from '../map/shard-map.ts';
+import { DEFAULT_PLACEMENT, encodeRanges, type ShardMap, type ShardMapData, type ShardRecord } from '../map/shard-map.ts';
 import { SLOT_COUNT } from '../types.ts';
 
 export interface DataNodeInfo {
   id: string;
   groups: string[];
   draining: boolean;
+  /** Failure domain: replicas of a shard go to distinct zones while there are enough of them. */
+  zone?: string;
+  /** Known but not registered right now (down for less than the replica timeout): keeps its place, gets nothing new. */
+  missing?: boolean;
 }
 
 export interface PlannedMove {
@@ -27,24 +32,36 @@ function placementsOf(node: DataNodeInfo): string[] {
 export interface Reshape {
   data: ShardMapData;
   changed: boolean;
-  /** Slots whose shard was removed with its node: their documents are gone (one replica). */
+  /** Slots whose every replica is gone for good: their documents are lost. */
   lost: Array<{ shard: number; node: string; placement: string; slots: number }>;
+  /** Replica-set changes made, for the log. */
+  replaced: Array<{ shard: number; removed: string[]; added: string[] }>;
 }
 
 /**
- * @param live   data nodes registered now
- * @param dead   node ids gone longer than the grace period (their data is lost)
+ * @param nodes     data nodes registered now, plus those missing for less than the replica timeout (`missing: true`)
+ * @param dead      node ids gone longer than the replica timeout: dropped from every replica set
+ * @param replicas  the replication factor asked for (capped by the nodes that can hold a placement)
  */
-export function reshape(map: ShardMap, live: readonly DataNodeInfo[], dead: ReadonlySet<string>): Reshape {
+export function reshape(map: ShardMap, nodes: readonly DataNodeInfo[], dead: ReadonlySet<string>, replicas = 1): Reshape {
   const data: ShardMapData = structuredClone(map.data);
   let changed = false;
-  const liveById = new Map(live.map((n) => [n.id, n]));
+  const known = new Map(nodes.map((n) => [n.id, n]));
   const tables = new Map<string, Int32Array>();
   for (const placement of map.placements()) tables.set(placement, map.table(placement));
   const lost: Reshape['lost'] = [];
+  const replaced: Reshape['replaced'] = [];
+  const slotsOf = (shard: ShardRecord) => {
+    const table = tables.get(shard.placement);
+    let owned = 0;
+    if (table) for (let slot = 0; slot < SLOT_COUNT; slot++) if (table[slot] === shard.id) owned++;
+    return owned;
+  };
+  const takers = (placement: string) => nodes.filter((n) => !n.missing && !n.draining && placementsOf(n).includes(placement));
 
-  for (const node of live) {
-    if (node.draining) continue;
+  // Every registered node that may take work homes a shard (is its preferred leader) in each of its placements.
+  for (const node of nodes) {
+    if (node.draining || node.missing) continue;
     for (const placement of placementsOf(node)) {
       const has = Object.values(data.shards).some((s) => s.placement === placement && s.replicas[0] === node.id);
       if (has) continue;
@@ -56,23 +73,47 @@ export function reshape(map: ShardMap, live: readonly DataNodeInfo[], dead: Read
   }
 
   for (const shard of Object.values(data.shards)) {
-    const leader = shard.replicas[0];
-    if (liveById.has(leader)) continue;
-    const table = tables.get(shard.placement);
-    let owned = 0;
-    if (table) for (let slot = 0; slot < SLOT_COUNT; slot++) if (table[slot] === shard.id) owned++;
-    // A shard without slots goes as soon as its node does; one with slots waits out the grace period.
-    if (owned > 0 && !dead.has(leader)) continue;
-    if (owned > 0) lost.push({ shard: shard.id, node: leader, placement: shard.placement, slots: owned });
-    if (table) for (let slot = 0; slot < SLOT_COUNT; slot++) if (table[slot] === shard.id) table[slot] = -1;
-    delete data.shards[String(shard.id)];
-    changed = true;
+    const before = [...shard.replicas];
+    const owned = slotsOf(shard);
+    // A node gone for good leaves every set; an empty shard whose home node is gone or leaving goes with it.
+    let members = shard.replicas.filter((id) => !dead.has(id) && known.has(id));
+    const home = known.get(before[0]);
+    if (owned === 0 && (!home || home.draining)) members = [];
+    if (members.length === 0) {
+      if (owned > 0) lost.push({ shard: shard.id, node: shard.replicas.join(','), placement: shard.placement, slots: owned });
+      const table = tables.get(shard.placement);
+      if (table) for (let slot = 0; slot < SLOT_COUNT; slot++) if (table[slot] === shard.id) table[slot] = -1;
+      delete data.shards[String(shard.id)];
+      changed = true;
+      continue;
+    }
+    const candidates = takers(shard.placement);
+    const factor = Math.min(replicas, Math.max(1, candidates.length));
+    // Leaving nodes are replaced while a node can take their place; they stay until then.
+    const staying = () => members.filter((id) => !known.get(id)!.draining);
+    while (staying().length < factor) {
+      const pick = pickReplica(candidates, members, known, data);
+      if (!pick) break;
+      members.push(pick);
+    }
+    for (const id of [...members]) {
+      if (known.get(id)!.draining && staying().length >= factor && members.length > 1) members = members.filter((m) => m !== id);
+    }
+    while (members.length > Math.max(factor, staying().length) && members.length > 1) {
+      // More replicas than asked for (the factor was lowered): drop the last non-preferred one.
+      members.pop();
+    }
+    if (members.join(',') !== before.join(',')) {
+      shard.replicas = members;
+      replaced.push({ shard: shard.id, removed: before.filter((id) => !members.includes(id)), added: members.filter((id) => !before.includes(id)) });
+      changed = true;
+    }
   }
 
   for (const [placement, table] of tables) {
     if (!table.includes(-1)) continue;
-    const eligible = eligibleShards(data, placement, liveById);
-    const fallback = eligible.length > 0 ? eligible : Object.values(data.shards).filter((s) => s.placement === placement && liveById.has(s.replicas[0])).map((s) => s.id);
+    const eligible = eligibleShards(data, placement, known);
+    const fallback = eligible.length > 0 ? eligible : Object.values(data.shards).filter((s) => s.placement === placement).map((s) => s.id);
     if (fallback.length === 0) continue;
     const counts = new Map(fallback.map((id) => [id, 0]));
     for (const shard of table) if (counts.has(shard)) counts.set(shard, counts.get(shard)! + 1);
@@ -90,13 +131,29 @@ export function reshape(map: ShardMap, live: readonly DataNodeInfo[], dead: Read
 
   data.placements = {};
   for (const [placement, table] of tables) data.placements[placement] = encodeRanges(table);
-  return { data, changed, lost };
+  return { data, changed, lost, replaced };
 }
 
-/** Shards of the placement whose leader is live and not draining. */
-function eligibleShards(data: ShardMapData, placement: string, live: ReadonlyMap<string, DataNodeInfo>): number[] {
+/** The node to add to a replica set: a zone the set does not use yet if any, then the node holding fewest replicas. */
+function pickReplica(candidates: readonly DataNodeInfo[], members: readonly string[], known: ReadonlyMap<string, DataNodeInfo>, data: ShardMapData): string | undefined {
+  const zones = new Set(members.map((id) => known.get(id)?.zone).filter((z) => z !== undefined));
+  const held = new Map<string, number>();
+  for (const shard of Object.values(data.shards)) for (const id of shard.replicas) held.set(id, (held.get(id) ?? 0) + 1);
+  const free = candidates.filter((n) => !members.includes(n.id));
+  free.sort((a, b) => {
+    const newZone = Number(b.zone === undefined || !zones.has(b.zone)) - Number(a.zone === undefined || !zones.has(a.zone));
+    return newZone || (held.get(a.id) ?? 0) - (held.get(b.id) ?? 0) || a.id.localeCompare(b.id);
+  });
+  return free[0]?.id;
+}
+
+/**
+ * Shards of the placement whose preferred leader is known and not draining: a node down for a
+ * moment keeps its share of slots, so a restart moves nothing.
+ */
+function eligibleShards(data: ShardMapData, placement: string, known: ReadonlyMap<string, DataNodeInfo>): number[] {
   return Object.values(data.shards)
-    .filter((s) => s.placement === placement && live.has(s.replicas[0]) && !live.get(s.replicas[0])!.draining)
+    .filter((s) => s.placement === placement && known.has(s.replicas[0]) && !known.get(s.replicas[0])!.draining)
     .map((s) => s.id)
     .sort((a, b) => a - b);
 }

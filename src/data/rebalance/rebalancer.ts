@@ -4,6 +4,7 @@ import { DATA_NODES_PREFIX, MAP_KEY, MOVES_PREFIX, REBALANCE_PROGRESS_KEY, REBAL
 import type { ShardMapCache } from '../map/map-cache.ts';
 import { encodeRanges, parseShardMap, type ShardMap, type ShardMapData } from '../map/shard-map.ts';
 import type { DataCaller } from '../router/data-router.ts';
+import { shardLeaderCaller } from '../router/shard-leaders.ts';
 import { LeaderLease, type Leadership } from './leader-lease.ts';
 import { isMoveRecord, type MoveRecord } from './move-record.ts';
 import { planMoves, reshape, type DataNodeInfo } from './plan.ts';
@@ -11,9 +12,9 @@ import type { RebalanceProgress, RebalanceRequest } from './progress.ts';
 import { resolveMove, runMove, type MoveContext } from './slot-move.ts';
 
 /**
- * How long a data node may be missing before its slots go to others. With one replica that
- * loses its documents, so it is long enough for the supervisor to restart a crashed node (and
- * for a brief partition to heal); a node removed on purpose hands its slots over first.
+ * How long a data node may be missing before its replicas are rebuilt on other nodes. A copy
+ * costs a whole shard's transfer, so it is long enough for the supervisor to restart a crashed
+ * node (and for a brief partition to heal); a node removed on purpose hands its replicas over first.
  */
 const DEFAULT_DEAD_AFTER_MS = 120_000;
 
@@ -23,8 +24,10 @@ export interface RebalancerOptions {
   caller: DataCaller;
   maps: ShardMapCache;
   logger?: Logger;
-  /** How long a data node may be gone before its shards are given up as lost (default 120 s). */
+  /** How long a data node may be gone before its replicas are rebuilt elsewhere (`data.replicaTimeout`, default 120 s). */
   deadAfterMs?: number;
+  /** Replicas per shard (`data.replicas`), capped by the nodes that can hold a placement. */
+  replicas?: number;
   /** Slots moved together in one move (default 256). */
   rangeSize?: number;
   /** Documents per copied page (default 200). */
@@ -48,6 +51,8 @@ export class Rebalancer {
   /** Set once the data-node list has been read: until then "no nodes" means "not known yet". */
   private nodesKnown = false;
   private readonly missingSince = new Map<string, number>();
+  /** The last registration seen of each node, for nodes now missing. */
+  private readonly lastSeen = new Map<string, DataNodeInfo>();
   private nodesWatch?: Watch;
   private requestWatch?: Watch;
   private wake?: () => void;
@@ -146,33 +151,22 @@ export class Rebalancer {
     }
 
     const now = Date.now();
-    const live = new Set(this.nodes.map((n) => n.id));
     const map = await this.options.maps.refresh();
-    const dead = new Set<string>();
-    for (const shard of Object.values(map.data.shards)) {
-      const leader = shard.replicas[0];
-      if (live.has(leader)) this.missingSince.delete(leader);
-      else {
-        if (!this.missingSince.has(leader)) this.missingSince.set(leader, now);
-        if (now - this.missingSince.get(leader)! >= (this.options.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS)) dead.add(leader);
-      }
-    }
+    const { nodes, dead } = this.presentNodes(map, now);
     if (this.nodes.length > 0) {
-      const shape = reshape(map, this.nodes, dead);
+      const shape = reshape(map, nodes, dead, this.options.replicas ?? 1);
       if (shape.changed) {
         for (const loss of shape.lost) {
-          this.logger.warn(
-            { node: loss.node, shard: loss.shard, placement: loss.placement, slots: loss.slots },
-            'data node gone: its slots go to live shards and the documents it held are lost (one replica per shard)',
-          );
+          this.logger.warn({ nodes: loss.node, shard: loss.shard, placement: loss.placement, slots: loss.slots }, 'every replica of a shard is gone: its slots go to live shards and its documents are lost');
           this.progress.lostSlots += loss.slots;
         }
+        for (const change of shape.replaced) this.logger.info(change, 'replica set changed');
         await this.writeMap(leadership, () => shape.data);
       }
     }
 
     const current = await this.options.maps.refresh();
-    const moves = planMoves(current, this.nodes, this.options.rangeSize ?? 256);
+    const moves = planMoves(current, this.presentNodes(current, Date.now()).nodes, this.options.rangeSize ?? 256);
     const requested = request && request.id !== this.progress.handledRequest ? request.id : undefined;
     this.tallyFor(request);
     if (moves.length === 0) {
@@ -206,6 +200,28 @@ export class Rebalancer {
     this.trigger();
   }
 
+  /**
+   * The registered data nodes plus those missing for less than the replica timeout (they keep
+   * their replicas and their share of slots), and the ids gone for longer.
+   */
+  private presentNodes(map: ShardMap, now: number): { nodes: DataNodeInfo[]; dead: Set<string> } {
+    const live = new Set(this.nodes.map((n) => n.id));
+    for (const node of this.nodes) this.lastSeen.set(node.id, node);
+    const nodes: DataNodeInfo[] = [...this.nodes];
+    const dead = new Set<string>();
+    const members = new Set(Object.values(map.data.shards).flatMap((s) => s.replicas));
+    for (const id of members) {
+      if (live.has(id)) {
+        this.missingSince.delete(id);
+        continue;
+      }
+      if (!this.missingSince.has(id)) this.missingSince.set(id, now);
+      if (now - this.missingSince.get(id)! >= (this.options.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS)) dead.add(id);
+      else nodes.push({ ...(this.lastSeen.get(id) ?? { id, groups: [], draining: false }), missing: true });
+    }
+    return { nodes, dead };
+  }
+
   /** Starts counting moves for a request not yet answered, once. */
   private tallyFor(request: RebalanceRequest | undefined): void {
     if (!request || request.id === this.progress.handledRequest || this.requestTally?.request === request.id) return;
@@ -216,7 +232,7 @@ export class Rebalancer {
     let lastPublish = 0;
     return {
       coordinator: this.options.coordinator,
-      caller: this.options.caller,
+      callShard: shardLeaderCaller(this.options.caller, () => this.options.maps.map),
       logger: this.logger,
       token: leadership.token,
       signal: leadership.signal,
@@ -273,5 +289,6 @@ export class Rebalancer {
 
 function dataNodeOf(record: MemberRecord): DataNodeInfo {
   const groups = Array.isArray(record.groups) ? record.groups.filter((g): g is string => typeof g === 'string') : [];
-  return { id: record.id, groups, draining: record.draining === true };
+  const zone = typeof record.zone === 'string' && record.zone !== '' ? record.zone : undefined;
+  return { id: record.id, groups, draining: record.draining === true, ...(zone ? { zone } : {}) };
 }

@@ -3,14 +3,14 @@ import type { Coordinator } from '../../control/index.ts';
 import { ShoalError, toShoalError, type Logger } from '../../core/index.ts';
 import { moveKey } from '../map/keys.ts';
 import type { ShardMap } from '../map/shard-map.ts';
-import type { DataCaller } from '../router/data-router.ts';
 import type { ChangeRecord, StoredDocument } from '../types.ts';
 import type { MovePhase, MoveRecord } from './move-record.ts';
 import type { PlannedMove } from './plan.ts';
 
 export interface MoveContext {
   coordinator: Coordinator;
-  caller: DataCaller;
+  /** Calls an action of `$data` on the shard's current leader, following it through elections. */
+  callShard: (shard: number, action: string, params: Record<string, unknown>, timeoutMs: number) => Promise<unknown>;
   logger: Logger;
   token: number;
   signal: AbortSignal;
@@ -41,9 +41,10 @@ export async function runMove(ctx: MoveContext, planned: PlannedMove): Promise<v
   const toNode = map.leaderOf(planned.toShard);
   if (!fromNode || !toNode) throw new ShoalError('CONFLICT', 'move planned against an older map');
   const key = moveKey(planned.placement, planned.first);
-  const call = (node: string, action: string, params: Record<string, unknown>) => {
+  // Each call names its shard (in `params.shard`): it goes to that shard's leader, wherever it is now.
+  const call = (_shardLeader: string, action: string, params: Record<string, unknown>) => {
     if (ctx.signal.aborted) throw new ShoalError('CONFLICT', 'no longer the rebalancer leader');
-    return ctx.caller.call('$data', 1, action, { mapVersion: map.version, ...params }, { node, timeoutMs: CALL_TIMEOUT_MS });
+    return ctx.callShard(params.shard as number, action, { mapVersion: map.version, ...params }, CALL_TIMEOUT_MS);
   };
   const range = { first: planned.first, last: planned.last };
 
@@ -90,10 +91,11 @@ export async function runMove(ctx: MoveContext, planned: PlannedMove): Promise<v
     }
 
     await setPhase('fenced');
-    await call(fromNode, 'fence', { shard: planned.fromShard, move: key, ...range });
     // Fenced: nothing new reaches the source's log for these slots (the fence answers only once
-    // the writes it let through before are committed), so this replay is final.
+    // the writes it let through before are committed). The fence is set again before each replay,
+    // so a leader elected meanwhile is fenced too before the replay that finds nothing is final.
     for (;;) {
+      await call(fromNode, 'fence', { shard: planned.fromShard, move: key, ...range });
       const replayed = await replay(call, planned, fromNode, toNode, seq);
       seq = replayed.seq;
       if (replayed.count === 0) break;
@@ -140,18 +142,18 @@ export async function resolveMove(ctx: MoveContext, key: string, record: MoveRec
   const map = await ctx.map();
   const placement = map.shard(record.toShard)?.placement ?? map.shard(record.fromShard)?.placement ?? record.placement;
   const switched = map.shardOf(placement, record.first) === record.toShard;
-  const call = (node: string, action: string, params: Record<string, unknown>) =>
-    ctx.caller.call('$data', 1, action, { mapVersion: map.version, ...params }, { node, timeoutMs: CALL_TIMEOUT_MS });
+  const call = (_shardLeader: string, action: string, params: Record<string, unknown>) => ctx.callShard(params.shard as number, action, { mapVersion: map.version, ...params }, CALL_TIMEOUT_MS);
   const range = { first: record.first, last: record.last };
   let version = recordVersion ?? (await ctx.coordinator.get(key))?.version;
   if (!switched && record.phase !== 'rolling-back') {
     record.phase = 'rolling-back';
     version = (await ctx.coordinator.put(key, record, version === undefined ? {} : { expectVersion: version })).version;
   }
-  const sourceAlive = map.leaderOf(record.fromShard) === record.fromNode;
-  const destAlive = map.leaderOf(record.toShard) === record.toNode;
+  // A shard lives while the map lists it, whichever of its replicas leads.
+  const sourceAlive = map.shard(record.fromShard) !== undefined;
+  const destAlive = map.shard(record.toShard) !== undefined;
   if (sourceAlive) {
-    await call(record.fromNode, 'unfence', { move: key }).catch((err: unknown) => {
+    await call(record.fromNode, 'unfence', { shard: record.fromShard, move: key }).catch((err: unknown) => {
       // The fence also ends when the record goes; the source then redirects or serves again.
       ctx.logger.debug({ move: key, err: toShoalError(err).message }, 'unfence call failed');
     });

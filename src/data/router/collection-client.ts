@@ -1,7 +1,7 @@
 import { ShoalError } from '../../core/index.ts';
 import { addressValue, documentRefOf, isPlainObject, validateDocument } from '../collection.ts';
 import type { CollectionDefinition, DocumentRef, JsonDocument, Query, StoredDocument, WriteOptions } from '../types.ts';
-import type { DataRouter } from './data-router.ts';
+import type { DataRouter, ReadConsistency } from './data-router.ts';
 
 /** A stored document with its type: what reads and writes answer. */
 export interface Versioned<Doc extends JsonDocument> extends StoredDocument {
@@ -36,9 +36,14 @@ export class CollectionClient<Doc extends JsonDocument> {
     this.name = def.name;
   }
 
-  async get(address: DocumentAddress): Promise<Versioned<Doc> | undefined> {
+  /**
+   * The document, from the shard's leader: linearizable (it reflects every write acknowledged
+   * before the call). `consistency: 'follower'` reads the nearest replica instead, cheaper and
+   * possibly stale by at most the replicas' staleness bound (the election timeout, 1 s by default).
+   */
+  async get(address: DocumentAddress, options: { consistency?: ReadConsistency } = {}): Promise<Versioned<Doc> | undefined> {
     const ref = this.refOf(address);
-    const found = await this.router.single<StoredDocument | null>(this.name, ref.key, 'shardGet', { id: ref.id });
+    const found = await this.router.single<StoredDocument | null>(this.name, ref.key, 'shardGet', { id: ref.id, ...(options.consistency === 'follower' ? { consistency: 'follower' } : {}) });
     return (found ?? undefined) as Versioned<Doc> | undefined;
   }
 

@@ -11,6 +11,7 @@ import { CallPipeline } from './call-pipeline.ts';
 import { CollectionClient } from './collection-client.ts';
 import { checkQuery } from '../query/index.ts';
 import { pinnedKey } from './pinned-key.ts';
+import { ShardLeaders } from './shard-leaders.ts';
 
 /** A collection definition of any document type, for lists of them. */
 // The `any` is the widest bound for a list: each definition keeps its own document type where it is used.
@@ -27,15 +28,32 @@ export interface DataRouterOptions {
   maps: ShardMapCache;
   collections?: readonly AnyCollectionDefinition[];
   logger?: Logger;
-  /** Attempts per operation across redirects, fences and nodes not yet routable (default 12). */
+  /** Attempts per operation across redirects, fences, elections and nodes not yet routable (default 40: about 8 s, several elections' worth). */
   maxAttempts?: number;
+  /** This process's node id, when it holds replicas itself (follower reads then stay local). */
+  nodeId?: string;
 }
 
 /** Single-document actions that may share a shardBatch with others bound for the same node. */
 const PIPELINED = new Set(['shardGet', 'shardPut', 'shardUpdate', 'shardDelete', 'shardIncrement']);
 
 const BACKOFF_MIN_MS = 10;
-const BACKOFF_MAX_MS = 400;
+const BACKOFF_MAX_MS = 250;
+
+/** Actions that change documents: when their fate is unknown the caller is told so (`details.uncertain`). */
+const WRITES = new Set(['shardPut', 'shardUpdate', 'shardDelete', 'shardIncrement']);
+
+/** A failure after which the write may or may not have been applied. */
+function uncertainWrite(err: unknown): ShoalError | undefined {
+  const e = toShoalError(err);
+  if ((e.code !== 'UNAVAILABLE' && e.code !== 'TIMEOUT') || notApplied(e)) return undefined;
+  const details = (e.details ?? {}) as Record<string, unknown>;
+  if (details.uncertain === true) return e;
+  return new ShoalError(e.code, `${e.message} (the write may or may not have been applied)`, { ...details, uncertain: true });
+}
+
+/** Read consistency: the leader's linearizable view (default) or the nearest replica's, at most the staleness bound behind. */
+export type ReadConsistency = 'leader' | 'follower';
 
 /**
  * Sends document operations to the shard that holds them. The router trusts its cached map,
@@ -49,6 +67,8 @@ export class DataRouter {
   readonly maps: ShardMapCache;
   private readonly logger: Logger;
   private readonly maxAttempts: number;
+  private readonly leaders = new ShardLeaders();
+  private readonly nodeId: string | undefined;
   private readonly definitions = new Map<string, CollectionDefinition>();
   private readonly specs = new Map<string, CollectionSpec>();
   private readonly clients = new Map<string, CollectionClient<JsonDocument>>();
@@ -58,7 +78,8 @@ export class DataRouter {
     this.pipeline = new CallPipeline(options.caller);
     this.maps = options.maps;
     this.logger = (options.logger ?? silentLogger).child({ component: 'data-router' });
-    this.maxAttempts = options.maxAttempts ?? 12;
+    this.maxAttempts = options.maxAttempts ?? 40;
+    this.nodeId = options.nodeId;
     for (const def of options.collections ?? []) {
       this.register(def);
       this.exposeByName(def);
@@ -113,11 +134,28 @@ export class DataRouter {
     const slot = slotOf(key);
     const pipelined = PIPELINED.has(action);
     // Each attempt is its own op: after a redirect it is sent again alone, with the refreshed map.
-    return this.withRetry(`${action} ${collection}`, async (map) => {
-      const { node } = map.locate(placement, slot);
-      const sent = { ...params, collection, slot, key, mapVersion: map.version };
-      return (await (pipelined ? this.pipeline.call(node, action, sent) : this.caller.call('$data', 1, action, sent, { node }))) as T;
-    });
+    const follower = params.consistency === 'follower';
+    try {
+      return await this.withRetry(`${action} ${collection}`, async (map) => {
+        const { shard } = map.locate(placement, slot);
+        const node = (follower ? this.leaders.nearest(map, shard, this.nodeId) : this.leaders.nodeFor(map, shard))!;
+        const sent = { ...params, collection, slot, key, mapVersion: map.version };
+        return (await this.toShard(map, shard, node, pipelined ? this.pipeline.call(node, action, sent) : this.caller.call('$data', 1, action, sent, { node }))) as T;
+      }, !WRITES.has(action));
+    } catch (err) {
+      throw (WRITES.has(action) && uncertainWrite(err)) || err;
+    }
+  }
+
+  /** Awaits a call to one of a shard's replicas, learning from a refusal where its leader is. */
+  private async toShard<T>(map: ShardMap, shard: number, node: string, call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (err) {
+      const code = toShoalError(err).code;
+      if (notApplied(err) || code === 'UNAVAILABLE' || code === 'TIMEOUT') this.leaders.learn(map, shard, node, err);
+      throw err;
+    }
   }
 
   /** Reads many documents, one call per shard, answers in the order asked. */
@@ -129,8 +167,11 @@ export class DataRouter {
     for (let attempt = 1; pending.length > 0; attempt++) {
       const map = await this.currentMap();
       const byNode = new Map<string, typeof pending>();
+      const shardOfNode = new Map<string, number>();
       for (const ref of pending) {
-        const { node } = map.locate(placement, ref.slot);
+        const { shard } = map.locate(placement, ref.slot);
+        const node = this.leaders.nodeFor(map, shard)!;
+        shardOfNode.set(node, shard);
         let list = byNode.get(node);
         if (!list) byNode.set(node, (list = []));
         list.push(ref);
@@ -151,6 +192,7 @@ export class DataRouter {
             group.forEach((r, i) => (out[r.index] = docs[i] ?? undefined));
           } catch (err) {
             if (!notApplied(err)) throw err;
+            this.leaders.learn(map, shardOfNode.get(node)!, node, err);
             newestVersion = Math.max(newestVersion, redirectOf(err)?.mapVersion ?? 0);
             lastError = err;
             retry.push(...group);
@@ -185,13 +227,13 @@ export class DataRouter {
         if (targets.length === 0) map.locate(placement, 0);
       }
       const results = await Promise.all(
-        targets.map(
-          (t) =>
-            this.caller.call('$data', 1, 'shardQuery', { collection, shard: t.shard, mapVersion: map.version, slots: compactSlots(t.slots), query }, { node: t.node }) as Promise<ShardQueryResult>,
-        ),
+        targets.map((t) => {
+          const node = this.leaders.nodeFor(map, t.shard)!;
+          return this.toShard(map, t.shard, node, this.caller.call('$data', 1, 'shardQuery', { collection, shard: t.shard, mapVersion: map.version, slots: compactSlots(t.slots), query }, { node }) as Promise<ShardQueryResult>);
+        }),
       );
       return mergeShardResults(checked, results);
-    });
+    }, true);
   }
 
   /** Shards a query would touch; for tests and explain-style tooling. */
@@ -209,13 +251,16 @@ export class DataRouter {
     return this.maps.map;
   }
 
-  private async withRetry<T>(what: string, run: (map: ShardMap) => Promise<T>): Promise<T> {
+  /** Runs an operation until it is answered; `idempotent` ones (reads) are also tried again after a failure that may have reached the node. */
+  private async withRetry<T>(what: string, run: (map: ShardMap) => Promise<T>, idempotent = false): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const map = await this.currentMap();
       try {
         return await run(map);
       } catch (err) {
-        if (!notApplied(err) && !(toShoalError(err).code === 'UNAVAILABLE' && map.version === 0)) throw err;
+        const code = toShoalError(err).code;
+        const again = notApplied(err) || (code === 'UNAVAILABLE' && map.version === 0) || (idempotent && (code === 'UNAVAILABLE' || code === 'TIMEOUT'));
+        if (!again) throw err;
         await this.afterRefusal(err, redirectOf(err)?.mapVersion ?? 0, map, attempt, what);
       }
     }

@@ -22,10 +22,12 @@ import { DocumentWrites } from './document-writes.ts';
 import { checkLimit, checkRef, checkSlotList } from './input-checks.ts';
 import { QueryPlanner } from './query-plan.ts';
 import { scanSql, type ScanOptions } from './scan-sql.ts';
+import { ReplicaStore } from './replica-store.ts';
 import { SlotCounterTable } from './slot-counters.ts';
 import { SlotTransfer, type ExportedDocument, type ExportPage } from './slot-transfer.ts';
 import { Transactions } from './transactions.ts';
-import type { ChangeRecord, CollectionSpec, DocumentRef, JsonDocument, Query, ShardEngine, ShardQueryResult, ShardWrite, ShardWriteResult, SlotCounters, StoredDocument, WriteOptions } from '../types.ts';
+import type { ClusterConfig, HardState, SnapshotMeta } from '../../consensus/index.ts';
+import type { ChangeRecord, CollectionSpec, ReplicaState, ReplicaStep, ShardCommand, ShardCommandResult, DocumentRef, JsonDocument, Query, ShardEngine, ShardQueryResult, ShardWrite, ShardWriteResult, SlotCounters, StoredDocument, WriteOptions } from '../types.ts';
 
 export interface SqliteShardEngineOptions {
   /** Change-log entries kept; older ones are pruned and a catch-up from before them must restart (default 1 000 000). */
@@ -46,6 +48,7 @@ export class SqliteShardEngine implements ShardEngine {
   readonly #transactions: Transactions;
   readonly #writes: DocumentWrites;
   readonly #slots: SlotTransfer;
+  readonly #replica: ReplicaStore;
   readonly #planner = new QueryPlanner((sql) => this.#statement(sql));
   #open = true;
   #writesSinceOptimize = 0;
@@ -61,6 +64,7 @@ export class SqliteShardEngine implements ShardEngine {
       this.#catalog = new CollectionCatalog(this.#db);
       this.#writes = new DocumentWrites(this.#changes, (collection) => this.#table(collection));
       this.#slots = new SlotTransfer(this.#catalog, this.#changes, this.#transactions);
+      this.#replica = new ReplicaStore(this.#db);
       // Statistics for tables that lack them or have changed much, as SQLite advises at open.
       this.#db.exec('PRAGMA optimize = 0x10002');
     } catch (err) {
@@ -184,6 +188,83 @@ export class SqliteShardEngine implements ShardEngine {
   async dropSlot(slot: number): Promise<number> {
     this.#assertOpen();
     return this.#slots.dropSlot(slot);
+  }
+
+  async loadReplica(): Promise<ReplicaState | undefined> {
+    this.#assertOpen();
+    return this.#replica.load();
+  }
+
+  async replicaStep(step: ReplicaStep): Promise<ShardCommandResult[]> {
+    this.#assertOpen();
+    if (!Array.isArray(step?.entries) || !Array.isArray(step.committed)) throw new ShoalError('BAD_REQUEST', 'a replica step needs entries and committed arrays');
+    const touched: number[] = [];
+    const results = this.#transactions.run(() => {
+      this.#replica.persist(step.hardState, step.entries);
+      let applied = this.#replica.applied();
+      const out: ShardCommandResult[] = [];
+      for (const entry of step.committed) {
+        if (!Number.isSafeInteger(entry?.index) || entry.index <= applied.index) throw new ShoalError('BAD_REQUEST', `entry ${entry?.index} is already applied (applied ${applied.index})`);
+        out.push(entry.type === 'command' ? this.#applyCommand(entry.command as ShardCommand, touched) : { kind: 'none' });
+        const config: ClusterConfig = entry.type === 'config' ? entry.config : applied.config;
+        this.#replica.markApplied(entry, config);
+        applied = { index: entry.index, term: entry.term, config };
+      }
+      return out;
+    });
+    for (const slot of touched) this.#counters.write(slot);
+    this.#wrote(touched.length);
+    return results;
+  }
+
+  async compactReplicaLog(index: number): Promise<SnapshotMeta> {
+    this.#assertOpen();
+    return this.#transactions.run(() => this.#replica.compact(index));
+  }
+
+  async resetReplica(hardState: HardState): Promise<ReplicaState> {
+    this.#assertOpen();
+    return this.#transactions.run(() => this.#replica.reset(hardState));
+  }
+
+  async copyTo(path: string): Promise<SnapshotMeta> {
+    this.#assertOpen();
+    // Both run with no await between them, so the copy holds exactly what the meta names.
+    const meta = this.#replica.snapshotMeta();
+    this.#db.prepare('VACUUM INTO ?').run(path);
+    return meta;
+  }
+
+  /** One committed command, under a savepoint: a refused one leaves nothing behind, identically on every replica. */
+  #applyCommand(command: ShardCommand, touched: number[]): ShardCommandResult {
+    const done = this.#transactions.attempt((): ShardCommandResult => {
+      switch (command?.kind) {
+        case 'writes': {
+          if (!Array.isArray(command.writes)) throw new ShoalError('BAD_REQUEST', 'writes must be an array');
+          const results = command.writes.map((write) => {
+            const one = this.#transactions.attempt(() => this.#writes.apply(write));
+            if (!one.ok) return { ok: false as const, error: one.error };
+            touched.push(one.value.slot);
+            return { ok: true as const, value: one.value.value };
+          });
+          return { kind: 'writes', results };
+        }
+        case 'import':
+          return { kind: 'count', count: this.#slots.importDocuments(command.slot, command.documents) };
+        case 'changes':
+          this.#slots.applyChanges(command.changes);
+          return { kind: 'count', count: Array.isArray(command.changes) ? command.changes.length : 0 };
+        case 'drop': {
+          let count = 0;
+          if (!Number.isInteger(command.first) || !Number.isInteger(command.last) || command.last < command.first) throw new ShoalError('BAD_REQUEST', 'drop needs a slot range');
+          for (let slot = command.first; slot <= command.last; slot++) count += this.#slots.dropSlot(slot);
+          return { kind: 'count', count };
+        }
+        default:
+          throw new ShoalError('BAD_REQUEST', `unknown shard command ${JSON.stringify((command as { kind?: unknown })?.kind)}`);
+      }
+    });
+    return done.ok ? done.value : { kind: 'refused', error: done.error };
   }
 
   async slotSizes(): Promise<Map<number, number>> {

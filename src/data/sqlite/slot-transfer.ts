@@ -10,12 +10,12 @@ import type { CollectionCatalog } from './collection-catalog.ts';
 import { storedDocument, type CollectionTable } from './collection-table.ts';
 import { checkDocumentObject, checkLimit, checkRef, checkSlot, checkSlotList } from './input-checks.ts';
 import type { Transactions } from './transactions.ts';
-import type { ChangeRecord, StoredDocument } from '../types.ts';
+import type { ChangeRecord, ExportedDocument } from '../types.ts';
+
+export type { ExportedDocument };
 
 /** exportSlot's cursor packs (collection ordinal, rowid) into one safe integer. */
 const ROWID_SPAN = 2 ** 36;
-
-export type ExportedDocument = StoredDocument & { collection: string };
 
 export interface ExportPage {
   documents: ExportedDocument[];

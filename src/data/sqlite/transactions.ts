@@ -28,8 +28,24 @@ export class Transactions {
     this.#changes = changes;
   }
 
-  /** Runs work in one transaction: all of it commits, or none of it when it throws. */
+  #depth = 0;
+
+  /**
+   * Runs work in one transaction: all of it commits, or none of it when it throws. Called
+   * inside another run(), the work joins the outer transaction (a replica step applies many
+   * commands, each of which would run alone otherwise).
+   */
   run<T>(work: () => T): T {
+    if (this.#depth > 0) return work();
+    this.#depth++;
+    try {
+      return this.#outermost(work);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #outermost<T>(work: () => T): T {
     this.#begin.run();
     try {
       const result = work();
