@@ -1,3 +1,4 @@
+import type { ShardReplication } from '../data/index.ts';
 import { readFile } from 'node:fs/promises';
 import { clusterDir, isPidAlive, portPlan, readAdminToken, readState, type ClusterStatus } from '../cluster/index.ts';
 import { CliError } from './args.ts';
@@ -84,6 +85,18 @@ export async function adminRequest(location: ClusterLocation, method: 'GET' | 'P
 
 export async function fetchStatus(location: ClusterLocation): Promise<ClusterStatus> {
   return (await adminRequest(location, 'GET', '/status')) as ClusterStatus;
+}
+
+/** Each shard's replication through the gateway's `$data.map`; null when the cluster stores no data or cannot answer. */
+export async function fetchShards(location: ClusterLocation, gatewayUrl: string): Promise<{ shards: ShardReplication[]; unreachable: string[] } | null> {
+  try {
+    const response = await fetch(`${gatewayUrl}/api/v1/%24data/map`, { method: 'POST', headers: { 'content-type': 'application/json', ...adminHeaders(location) }, body: '{}', signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) return null;
+    const body = (await response.json()) as { shards?: ShardReplication[]; unreachable?: string[] };
+    return Array.isArray(body.shards) ? { shards: body.shards, unreachable: body.unreachable ?? [] } : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The control plane of the cluster in DIR, or the one `control` names (its secret from SHOAL_SECRET). */

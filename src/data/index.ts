@@ -18,7 +18,7 @@ export { CollectionClient, type Versioned, type DocumentAddress, type ScanOption
 export { createDataClient, type DataClient, type DataClientConnection, type DataClientOptions } from './router/data-client.ts';
 export { DataHost, type DataHostOptions } from './node/data-host.ts';
 export { dataHostFromConfig, drainTimeoutOf, type DataConfig } from './node/data-config.ts';
-export { rebalanceStatus } from './node/data-admin.ts';
+export { rebalanceStatus, type ShardReplication } from './node/data-admin.ts';
 export { sqliteStore, type ShardStore } from './node/engines.ts';
 export { Rebalancer, type RebalancerOptions } from './rebalance/rebalancer.ts';
 export type { RebalanceProgress, RebalanceRequest } from './rebalance/progress.ts';

@@ -1,7 +1,8 @@
 import type { ClusterStatus } from '../../cluster/index.ts';
 import { progressLine } from './rebalance.ts';
 import { noMorePositionals, parseWith, type CommandSpec } from '../args.ts';
-import { fetchStatus, requireCluster } from '../cluster-client.ts';
+import { fetchShards, fetchStatus, requireCluster } from '../cluster-client.ts';
+import type { ShardReplication } from '../../data/index.ts';
 import { explicitPort } from './common.ts';
 
 export const statusSpec = {
@@ -18,9 +19,31 @@ export async function status(argv: string[]): Promise<number> {
   noMorePositionals(positionals, 0);
   const location = await requireCluster(values.dir, explicitPort(values.port));
   const current = await fetchStatus(location);
-  if (values.json) process.stdout.write(JSON.stringify(current, null, 2) + '\n');
-  else process.stdout.write(formatStatus(current));
+  const data = await fetchShards(location, current.gateway);
+  const full = { ...current, shards: data?.shards ?? null, unreachableDataNodes: data?.unreachable ?? [] };
+  if (values.json) process.stdout.write(JSON.stringify(full, null, 2) + '\n');
+  else process.stdout.write(formatStatus(current) + (data ? formatShards(data.shards, data.unreachable) : ''));
   return 0;
+}
+
+/** Per shard: slots, leader and term, each follower with its lag, and whether the set is whole. */
+export function formatShards(shards: readonly ShardReplication[], unreachable: readonly string[]): string {
+  if (shards.length === 0) return '';
+  const header = ['SHARD', 'SLOTS', 'LEADER', 'TERM', 'FOLLOWERS (lag entries/ms)', 'IN SYNC', 'REPLICATION'];
+  const rows = [...shards]
+    .sort((a, b) => a.id - b.id)
+    .map((s) => [
+      String(s.id) + (s.placement === '*' ? '' : ` (${s.placement})`),
+      String(s.slots),
+      s.leader ?? 'none',
+      String(s.term),
+      s.followers.map((f) => `${f.node}${f.voter ? '' : ' (learner)'} ${f.lagEntries ?? '?'}/${f.lagMs ?? '?'}`).join(', ') || '-',
+      `${s.inSync.length}/${s.replicas.length}`,
+      s.underReplicated ? 'UNDER-REPLICATED' : 'ok',
+    ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const format = (row: string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ') + '\n';
+  return '\nshards\n' + format(header) + rows.map(format).join('') + (unreachable.length > 0 ? `not answering: ${unreachable.join(', ')}\n` : '');
 }
 
 function formatStatus(status: ClusterStatus): string {

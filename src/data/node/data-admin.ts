@@ -3,6 +3,41 @@ import { REBALANCE_PROGRESS_KEY, REBALANCER_KEY, MOVES_PREFIX } from '../map/key
 import type { ShardMapCache } from '../map/map-cache.ts';
 import type { DataCaller, DataRouter } from '../router/data-router.ts';
 import type { ShardOps } from './shard-ops.ts';
+import type { ShardRecord } from '../map/shard-map.ts';
+import type { ReplicaReport } from './replica-ops.ts';
+import { CAUGHT_UP_ENTRIES } from '../replica/reconcile.ts';
+
+/** One shard's replication, as `$data.map` and `shoal status` show it. */
+export interface ShardReplication {
+  id: number;
+  placement: string;
+  slots: number;
+  /** The replica set the map asks for, preferred leader first. */
+  replicas: string[];
+  leader: string | null;
+  term: number;
+  followers: Array<{ node: string; voter: boolean; lagEntries: number | null; lagMs: number | null; inSync: boolean }>;
+  /** Leader and followers caught up and heard from within an election timeout. */
+  inSync: string[];
+  underReplicated: boolean;
+}
+
+/** Combines what each replica reports into one view of the shard; the leader with the highest term speaks for it. */
+export function shardReplication(record: ShardRecord, slots: number, reports: readonly ReplicaReport[], electionMs: number): ShardReplication {
+  const mine = reports.filter((r) => r.shard === record.id);
+  const leader = mine.filter((r) => r.role === 'leader').sort((a, b) => b.term - a.term)[0];
+  const members = new Set([...record.replicas, ...(leader ? [...leader.voters, ...leader.learners] : [])]);
+  const followers = [...members]
+    .filter((node) => node !== leader?.node)
+    .map((node) => {
+      const peer = leader?.peers.find((p) => p.id === node);
+      const inSync = peer !== undefined && peer.voter && !peer.snapshotting && peer.lagEntries <= CAUGHT_UP_ENTRIES && peer.silentMs < electionMs;
+      return { node, voter: peer?.voter ?? false, lagEntries: peer ? peer.lagEntries : null, lagMs: peer ? (peer.lagEntries === 0 ? 0 : peer.silentMs) : null, inSync };
+    });
+  const inSync = leader ? [leader.node, ...followers.filter((f) => f.inSync).map((f) => f.node)] : [];
+  const underReplicated = !leader || record.replicas.some((node) => !inSync.includes(node));
+  return { id: record.id, placement: record.placement, slots, replicas: record.replicas, leader: leader?.node ?? null, term: leader?.term ?? Math.max(0, ...mine.map((r) => r.term)), followers, inSync, underReplicated };
+}
 
 export interface HotSlot {
   slot: number;
@@ -20,7 +55,10 @@ export class DataAdmin {
   readonly #coordinator: Coordinator;
   readonly #caller: DataCaller;
 
-  constructor(options: { router: DataRouter; maps: ShardMapCache; coordinator: Coordinator; caller: DataCaller; ops?: ShardOps }) {
+  readonly #electionMs: number;
+
+  constructor(options: { router: DataRouter; maps: ShardMapCache; coordinator: Coordinator; caller: DataCaller; electionMs: number }) {
+    this.#electionMs = options.electionMs;
     this.#router = options.router;
     this.#maps = options.maps;
     this.#coordinator = options.coordinator;
@@ -37,9 +75,24 @@ export class DataAdmin {
     return found ?? null;
   }
 
-  async map(): Promise<unknown> {
+  /** The map with each shard's replication as its replicas report it: leader, followers, lag, in-sync set. */
+  async map(): Promise<{ version: number; shards: ShardReplication[]; placements: unknown; unreachable: string[] }> {
     const map = await this.#maps.refresh().catch(() => this.#maps.map);
-    return { version: map.version, shards: Object.values(map.data.shards), placements: map.data.placements };
+    const nodes = [...new Set(Object.values(map.data.shards).flatMap((s) => s.replicas))];
+    const unreachable: string[] = [];
+    const reports: ReplicaReport[] = [];
+    await Promise.all(
+      nodes.map(async (node) => {
+        try {
+          const answer = (await this.#caller.call('$data', 1, 'replicaStatus', {}, { node, timeoutMs: 2_000 })) as { replicas: ReplicaReport[] };
+          reports.push(...answer.replicas);
+        } catch {
+          unreachable.push(node);
+        }
+      }),
+    );
+    const shards = Object.values(map.data.shards).map((record) => shardReplication(record, map.slotsOfShard(record.id).length, reports, this.#electionMs));
+    return { version: map.version, shards, placements: map.data.placements, unreachable: unreachable.sort() };
   }
 
   /** Asks every shard leader for its per-slot counters and returns the busiest slots. */

@@ -102,9 +102,10 @@ export class DataHost {
         return this.#caller.call(service, version, action, params, callOptions);
       },
     };
-    this.router = new DataRouter({ caller, maps: this.maps, collections: options.collections, logger: this.#logger });
+    this.router = new DataRouter({ caller, maps: this.maps, collections: options.collections, logger: this.#logger, nodeId: options.nodeId });
     const ops = new ShardOps(this.shards, this.#fences, this.maps);
-    const admin = new DataAdmin({ router: this.router, maps: this.maps, coordinator: options.coordinator, caller });
+    const timing = { ...DEFAULT_REPLICA_TIMING, ...options.timing };
+    const admin = new DataAdmin({ router: this.router, maps: this.maps, coordinator: options.coordinator, caller, electionMs: timing.tickMs * timing.electionTicks });
     this.service = dataService(ops, admin, new ReplicaOps(this.shards, this.#store, this.#copies));
     this.#registration = new Membership(options.coordinator, { prefix: DATA_NODES_PREFIX, logger: this.#logger });
     if (options.rebalancer !== false) {
