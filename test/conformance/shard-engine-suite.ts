@@ -9,6 +9,7 @@ import { documentCases } from './shard-engine-documents.ts';
 import { logCases } from './shard-engine-log.ts';
 import { queryCases } from './shard-engine-queries.ts';
 import { randomQueryCases } from './shard-engine-random-queries.ts';
+import { replicaCases } from './shard-engine-replica.ts';
 import type { EngineOpener, ShardEngineDriver } from './shard-engine-support.ts';
 
 export type { ShardEngineDriver } from './shard-engine-support.ts';
@@ -37,5 +38,6 @@ export function shardEngineConformance(name: string, makeDriver: () => Promise<S
     logCases(engines);
     queryCases(engines);
     randomQueryCases(engines);
+    replicaCases(engines);
   });
 }
