@@ -1,6 +1,6 @@
-import { RaftNode, type ClusterConfig, type RaftMessage, type RaftStatus, type Ready, type SnapshotMeta } from '../../consensus/index.ts';
+import { RaftNode, type ClusterConfig, type LogEntry, type RaftMessage, type RaftStatus, type Ready, type SnapshotMeta } from '../../consensus/index.ts';
 import { ShoalError, silentLogger, toShoalError, type Logger } from '../../core/index.ts';
-import type { ShardCommand, ShardCommandResult, ShardEngine } from '../types.ts';
+import type { ReplicaState, ShardCommand, ShardCommandResult, ShardEngine } from '../types.ts';
 import type { ReplicaTiming } from './timing.ts';
 
 interface PendingProposal {
@@ -27,6 +27,20 @@ export interface ReplicaGroupOptions {
   /** Sends a copy of this replica's store to a follower whose log is too far behind; resolves once it is installed there. */
   sendSnapshot: (to: string) => Promise<void>;
   logger?: Logger;
+}
+
+/**
+ * Starts a shard's log on its founder: a group of one whose history begins with a snapshot at
+ * index 1 holding whatever the store already has. Every replica added later therefore starts
+ * from a copy of the store, never from a replay that would miss documents older than the log.
+ */
+async function found(engine: ShardEngine, nodeId: string): Promise<ReplicaState> {
+  const genesis: LogEntry = { index: 1, term: 1, type: 'config', config: { voters: [nodeId], learners: [] } };
+  await engine.replicaStep({ hardState: { term: 1, votedFor: nodeId, commit: 1 }, entries: [genesis], committed: [genesis] });
+  await engine.compactReplicaLog(1);
+  const state = await engine.loadReplica();
+  if (!state) throw new ShoalError('INTERNAL', 'a founded replica has no stored state');
+  return state;
 }
 
 /** An answer that tells the router where to go: this replica does not lead the shard. */
@@ -80,9 +94,10 @@ export class ReplicaGroup {
   }
 
   static async open(options: ReplicaGroupOptions): Promise<ReplicaGroup> {
-    const stored = await options.engine.loadReplica();
+    let stored = await options.engine.loadReplica();
+    if (!stored && options.bootstrap) stored = await found(options.engine, options.nodeId);
     const empty: ClusterConfig = { voters: [], learners: [] };
-    const config = stored ? stored.snapshot.config : options.bootstrap ? { voters: [options.nodeId], learners: [] } : empty;
+    const config = stored ? stored.snapshot.config : empty;
     const raft = new RaftNode(
       {
         id: options.nodeId,
@@ -98,10 +113,9 @@ export class ReplicaGroup {
         applied: stored?.applied ?? 0,
       },
     );
-    const group = new ReplicaGroup(options, raft, stored?.applied ?? 0, stored?.snapshot.index ?? 0, !stored && !options.bootstrap);
+    const group = new ReplicaGroup(options, raft, stored?.applied ?? 0, stored?.snapshot.index ?? 0, !stored);
     // A lone voter elects itself at once rather than after an election timeout.
-    if (!stored && options.bootstrap) raft.campaign();
-    else if (stored && stored.snapshot.config.voters.length === 1 && stored.snapshot.config.voters[0] === options.nodeId && stored.entries.every((e) => e.type !== 'config')) raft.campaign();
+    if (stored && stored.snapshot.config.voters.length === 1 && stored.snapshot.config.voters[0] === options.nodeId && stored.entries.every((e) => e.type !== 'config')) raft.campaign();
     group.#schedule();
     return group;
   }
@@ -133,11 +147,12 @@ export class ReplicaGroup {
   receive(messages: readonly RaftMessage[]): void {
     if (this.#closed) return;
     for (const message of messages) {
-      if (message.type === 'append' && message.term >= this.#status.term) {
-        this.#lastLeaderContact = Date.now();
-        if (message.entries.length > 0 || message.prevIndex > 0) this.#amnesiac = false;
+      if (message.type === 'append' && message.term >= this.#status.term) this.#lastLeaderContact = Date.now();
+      // Until it holds a log again, a replica that came up empty stays out of elections.
+      if (this.#amnesiac && message.type === 'vote') {
+        if (this.#raft.status().lastIndex === 0) continue;
+        this.#amnesiac = false;
       }
-      if (this.#amnesiac && message.type === 'vote') continue;
       this.#raft.step(message);
     }
     this.#schedule();
