@@ -112,8 +112,23 @@ async function runCase(peer: Peer, kind: KvCase, spec: LoadSpec, measured: Measu
     }
   };
   if (!(await check('before the case'))) return;
-  // Bounded: a replicated write waits for its replica for as long as it takes (WAIT 1 0, a synchronous commit).
-  const result = await peer.worker.task<LoadResult>('run', { kind, spec }, spec.warmupMs + spec.durationMs + 120_000);
+  // Bounded: a replicated write waits for its replica for as long as it takes (WAIT 1 0, a
+  // synchronous commit), so a replica lost mid-case would hold the case forever.
+  let result: LoadResult;
+  try {
+    result = await peer.worker.task<LoadResult>('run', { kind, spec }, spec.warmupMs + spec.durationMs + 120_000);
+  } catch (err) {
+    // Only the replicated peers' rows fail alone; anything else stops the suite as before.
+    if (!peer.verify) throw err;
+    const replication = await peer.verify().then(
+      (state) => state,
+      (e: unknown) => (e instanceof Error ? e.message : String(e)),
+    );
+    const reason = `the case did not finish (${err instanceof Error ? err.message : String(err)}); replication now: ${replication}`;
+    process.stdout.write(`FAILED (${reason})\n`);
+    failed.push({ system: peer.system, kind, reason });
+    return;
+  }
   if (!(await check('after the case'))) return;
   process.stdout.write(`${Math.round(result.opsPerSec)} ops/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms\n`);
   if (result.errors > 0) console.log(`    ${result.errors} operations failed (first: ${result.firstError})`);
