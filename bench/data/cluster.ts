@@ -1,13 +1,13 @@
 /**
  * The Shoal side of the data suite: a local cluster of separate processes (control, 3 nodes,
- * one gateway) started with startCluster from the suite's own config, and a wait until the
- * rebalancer has spread the slots evenly over the nodes with no move in flight.
+ * one gateway) started with startCluster from one of the suite's own configs, and a wait until
+ * the rebalancer has spread the slots evenly over the nodes with no move in flight.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectCoordinator, startCluster, type ClusterHandle } from '../../src/cluster/index.ts';
+import { connectCoordinator, startCluster, type ClusterHandle, type ClusterStatus } from '../../src/cluster/index.ts';
 import { MOVES_PREFIX, REBALANCE_PROGRESS_KEY, ShardMapCache, placementOf, type RebalanceProgress } from '../../src/data/index.ts';
 import { freeClusterPortBase } from '../lib/ports.ts';
 
@@ -19,12 +19,15 @@ export interface BenchCluster {
   dir: string;
   /** Processes of the cluster, for CPU accounting and profiling notes. */
   pids(): Promise<Array<{ id: string; pid: number }>>;
+  /** Every process with its pid, health and when its current incarnation started. */
+  status(): Promise<ClusterStatus>;
   stop(): Promise<void>;
   /** SIGKILL to every process and remove the directory, for an interrupted run. */
   kill(): void;
 }
 
-export async function startBenchCluster(nodes: number, onProgress: (line: string) => void): Promise<BenchCluster> {
+/** Starts a cluster from `config` (default cluster-config.ts) and waits until its slots are balanced. */
+export async function startBenchCluster(nodes: number, onProgress: (line: string) => void, config: string = configPath): Promise<BenchCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-data-'));
   let cluster: ClusterHandle | undefined;
   try {
@@ -33,7 +36,7 @@ export async function startBenchCluster(nodes: number, onProgress: (line: string
       nodes,
       dir,
       port,
-      config: configPath,
+      config,
       stopGraceMs: 10_000,
       onProgress: (event) => {
         if (event.type === 'ready') onProgress(`  ${event.id} ready (pid ${event.pid}${event.restarts > 0 ? `, restart ${event.restarts}` : ''})`);
@@ -50,6 +53,7 @@ export async function startBenchCluster(nodes: number, onProgress: (line: string
       async pids() {
         return (await handle.status()).processes.flatMap((p) => (p.pid ? [{ id: p.id, pid: p.pid }] : []));
       },
+      status: () => handle.status(),
       async stop() {
         try {
           await handle.stop();
@@ -70,7 +74,7 @@ export async function startBenchCluster(nodes: number, onProgress: (line: string
 }
 
 /** Resolves once the map spreads the slots over `nodes` nodes within one slot of each other and no move is in flight. */
-async function waitBalanced(controlUrl: string, secret: string, nodes: number, timeoutMs: number): Promise<void> {
+export async function waitBalanced(controlUrl: string, secret: string, nodes: number, timeoutMs: number): Promise<void> {
   const coordinator = connectCoordinator({ controlUrl, secret });
   const maps = new ShardMapCache(coordinator);
   const until = Date.now() + timeoutMs;

@@ -1,9 +1,9 @@
 /**
- * Worker: the same load on PostgreSQL at 127.0.0.1:5432 (user postgres, database test) through
- * a pg Pool. Key-value: one table bench_docs(id text primary key, doc jsonb), SELECT by id and
- * INSERT … ON CONFLICT DO UPDATE, the server's synchronous_commit as configured. Aggregate: one
- * table bench_sales with typed columns and an index on amount. Both tables are dropped on shutdown.
- * Args: POOL_SIZE.
+ * Worker: the same load on PostgreSQL at 127.0.0.1 (user postgres) through a pg Pool. Key-value:
+ * one table bench_docs(id text primary key, doc jsonb), SELECT by id and INSERT … ON CONFLICT DO
+ * UPDATE, the server's synchronous_commit as configured. Aggregate: one table bench_sales with
+ * typed columns and an index on amount. Both tables are dropped on shutdown.
+ * Args: POOL_SIZE [PORT (5432)] [DATABASE (test)].
  */
 import pg from 'pg';
 import { runClosedLoop, type LoadSpec } from '../lib/load.ts';
@@ -11,11 +11,15 @@ import { failStartup, reportReady, serveParent } from '../lib/worker-protocol.ts
 import { AMOUNT_OVER, docId, makeDoc, makeSale, pgAggregateSql, randomIndex, type AggregateRuns, type GroupRow, type KvCase } from './workload.ts';
 
 try {
-  const poolSize = Number(process.argv[2] ?? 32);
-  const pool = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: poolSize, connectionTimeoutMillis: 5_000 });
+  const [poolArg, portArg, database = 'test'] = process.argv.slice(2);
+  const poolSize = Number(poolArg ?? 32);
+  const port = Number(portArg ?? 5432);
+  const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'postgres', database, max: poolSize, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => undefined);
-  const info = await pool.query<{ version: string; sync: string }>(`SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync`);
-  const { version, sync } = info.rows[0];
+  const info = await pool.query<{ version: string; sync: string; standbys: string }>(
+    `SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync, current_setting('synchronous_standby_names') AS standbys`,
+  );
+  const { version, sync, standbys } = info.rows[0];
   let keys = 0;
   let rev = 0;
 
@@ -97,7 +101,7 @@ try {
       await pool.end();
     },
   });
-  reportReady({ version, synchronousCommit: sync, poolSize });
+  reportReady({ version, synchronousCommit: sync, synchronousStandbyNames: standbys, poolSize, port, database });
 } catch (err) {
   failStartup(err);
 }

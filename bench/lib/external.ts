@@ -5,7 +5,7 @@
  * when it fails or is interrupted with Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -68,6 +68,15 @@ export interface ExternalOptions {
   env?: Record<string, string>;
   /** Keep all of stdout (for load generators whose report is their output); otherwise only its tail. */
   keepStdout?: boolean;
+  /** Run as this user (PostgreSQL refuses to run as root); the bench's own user when unset. */
+  user?: SystemUser;
+}
+
+/** A system account to run a process as. */
+export interface SystemUser {
+  name: string;
+  uid: number;
+  gid: number;
 }
 
 const tailBytes = 4096;
@@ -89,6 +98,7 @@ export class ExternalProcess {
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
+      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
     });
     running.add(this);
     const keep = (current: string, chunk: Buffer, all: boolean) => {
@@ -167,6 +177,21 @@ export class ExternalProcess {
   }
 }
 
+/** The account `name` from /etc/passwd, or undefined when there is none. */
+export function systemUser(name: string): SystemUser | undefined {
+  let passwd: string;
+  try {
+    passwd = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of passwd.split('\n')) {
+    const [user, , uid, gid] = line.split(':');
+    if (user === name && uid !== undefined && gid !== undefined) return { name, uid: Number(uid), gid: Number(gid) };
+  }
+  return undefined;
+}
+
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
@@ -195,8 +220,13 @@ export async function waitForPort(proc: ExternalProcess, host: string, port: num
 }
 
 /** Runs a command to completion (e.g. `nginx -v`) and returns its exit code and output. */
-export async function runCommand(name: string, command: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = new ExternalProcess({ name, command, args, keepStdout: true });
+export async function runCommand(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: Pick<ExternalOptions, 'cwd' | 'env' | 'user'> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = new ExternalProcess({ name, command, args, keepStdout: true, ...options });
   const { code } = await proc.wait();
   return { code, ...proc.output };
 }

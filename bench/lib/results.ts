@@ -12,10 +12,23 @@ export interface ResultRow {
   p99_ms: number;
 }
 
+/** Time from killing a leader to the first acknowledged write, over several kills of one system. */
+export interface FailoverRow {
+  system: string;
+  kills: number;
+  /** Kills after which a write was acknowledged in time; the others count as failures. */
+  recovered: number;
+  median_ms: number;
+  max_ms: number;
+  samples_ms: number[];
+}
+
 export interface SuiteResults {
   suite: string;
   machine: MachineInfo;
   rows: ResultRow[];
+  /** Only when a suite measured failover. */
+  failover?: FailoverRow[];
 }
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');

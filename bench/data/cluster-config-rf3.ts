@@ -1,0 +1,8 @@
+/**
+ * The data suite's cluster with three copies of each shard (the `shoal-rf3` rows): a write is
+ * acknowledged once two of them have it durable. Until the data layer honours `data.replicas`
+ * this runs with one copy per shard, and its rows measure the same thing as `shoal-rf1`.
+ */
+import { benchConfig } from './cluster-config.ts';
+
+export default benchConfig({ replicas: 3, drainTimeoutMs: 1_000 });
