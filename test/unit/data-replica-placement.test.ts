@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RaftStatus } from '../../src/consensus/index.ts';
-import { ShardMap } from '../../src/data/map/shard-map.ts';
+import { ShardMap, encodeRanges } from '../../src/data/map/shard-map.ts';
 import { planMoves, reshape, type DataNodeInfo } from '../../src/data/rebalance/plan.ts';
 import { nextReplicaChange } from '../../src/data/replica/reconcile.ts';
 import { SLOT_COUNT } from '../../src/data/types.ts';
@@ -64,13 +64,27 @@ describe('replica placement', () => {
     }
   });
 
-  it('takes a draining node out of every replica set once another can take its place', () => {
+  it('takes a draining node out of every other replica set, and its own shard once its slots moved away', () => {
     const start = settle(ShardMap.empty(), [node('n1'), node('n2'), node('n3'), node('n4')]);
-    const map = settle(start, [node('n1'), node('n2'), node('n3'), node('n4', { draining: true })]);
+    const leaving = [node('n1'), node('n2'), node('n3'), node('n4', { draining: true })];
+    const map = settle(start, leaving);
+    const home = Object.values(map.data.shards).find((s) => s.replicas[0] === 'n4')!;
+    assert.equal(home.replicas.length, 3, 'its own shard keeps its factor while it empties');
     for (const s of Object.values(map.data.shards)) {
-      assert.ok(!s.replicas.includes('n4'), `shard ${s.id}: ${s.replicas}`);
+      if (s !== home) assert.ok(!s.replicas.includes('n4'), `shard ${s.id}: ${s.replicas}`);
       assert.equal(s.replicas.length, 3);
     }
+    const moves = planMoves(map, leaving, 4096);
+    assert.ok(moves.length > 0 && moves.every((m) => m.fromShard === home.id), 'only the leaving node\'s shard gives slots away');
+    // Once the moves are done (all its slots given to the others), the shard goes.
+    const table = map.table('*');
+    const others = Object.values(map.data.shards).filter((s) => s !== home).map((s) => s.id);
+    let next = 0;
+    for (let slot = 0; slot < SLOT_COUNT; slot++) if (table[slot] === home.id) table[slot] = others[next++ % others.length];
+    const emptied = new ShardMap({ ...map.data, placements: { '*': encodeRanges(table) } }, map.version + 1);
+    const final = settle(emptied, leaving);
+    assert.equal(final.shard(home.id), undefined);
+    for (const s of Object.values(final.data.shards)) assert.ok(!s.replicas.includes('n4'));
   });
 
   it('loses a shard only when every replica is gone for good', () => {

@@ -13,6 +13,8 @@ import { WriteBatcher } from './write-batcher.ts';
 
 /** How long a write waits for a fenced slot to finish switching before answering UNAVAILABLE. */
 const FENCE_WAIT_MS = 2_000;
+/** How long closing waits for queued writes to commit. */
+const SETTLE_ON_CLOSE_MS = 2_000;
 
 export interface Owned {
   engine: ShardEngine;
@@ -108,7 +110,7 @@ export class ShardHost {
       this.#groups.delete(shard);
       const batcher = this.#batchers.get(group);
       this.#batchers.delete(group);
-      await batcher?.settle().catch(() => undefined);
+      await Promise.race([batcher?.settle().catch(() => undefined), sleep(SETTLE_ON_CLOSE_MS)]);
       await group.close();
       await group.engine.close().catch(() => undefined);
       await this.#store.remove(shard).catch((err: unknown) => this.#logger.warn({ shard, err: String(err) }, 'could not remove a shard replica store'));
@@ -346,8 +348,9 @@ export class ShardHost {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.allSettled(this.#opening.values());
-    // Writes already queued were accepted: give them their chance to commit before the groups go.
-    await Promise.all([...this.#batchers.values()].map((batcher) => batcher.settle().catch(() => undefined)));
+    // Writes already queued were accepted: give them their chance to commit before the groups go
+    // (bounded: without a majority they cannot, and closing the group fails them as uncertain).
+    await Promise.race([Promise.all([...this.#batchers.values()].map((batcher) => batcher.settle().catch(() => undefined))), sleep(SETTLE_ON_CLOSE_MS)]);
     this.#batchers.clear();
     for (const [shard, group] of this.#groups) {
       try {

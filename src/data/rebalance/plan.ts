@@ -89,15 +89,18 @@ export function reshape(map: ShardMap, nodes: readonly DataNodeInfo[], dead: Rea
     }
     const candidates = takers(shard.placement);
     const factor = Math.min(replicas, Math.max(1, candidates.length));
-    // Leaving nodes are replaced while a node can take their place; they stay until then.
-    const staying = () => members.filter((id) => !known.get(id)!.draining);
+    // Leaving nodes are replaced while a node can take their place; they stay until then. A
+    // leaving node's own shard is the exception: it stays its leader while its slots move to
+    // other shards, then goes with it, so the shard count follows the node count.
+    const leavingHome = owned > 0 && home?.draining === true && members[0] === before[0] ? before[0] : undefined;
+    const staying = () => members.filter((id) => !known.get(id)!.draining || id === leavingHome);
     while (staying().length < factor) {
       const pick = pickReplica(candidates, members, known, data);
       if (!pick) break;
       members.push(pick);
     }
     for (const id of [...members]) {
-      if (known.get(id)!.draining && staying().length >= factor && members.length > 1) members = members.filter((m) => m !== id);
+      if (id !== leavingHome && known.get(id)!.draining && staying().length >= factor && members.length > 1) members = members.filter((m) => m !== id);
     }
     while (members.length > Math.max(factor, staying().length) && members.length > 1) {
       // More replicas than asked for (the factor was lowered): drop the last non-preferred one.
