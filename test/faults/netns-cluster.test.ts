@@ -13,7 +13,7 @@ import { eventually } from '../support/eventually.ts';
 import { netnsSkipReason, TestNetwork } from '../support/netns.ts';
 
 const skip = await netnsSkipReason();
-const config = join(import.meta.dirname, '../support/netns-cluster-config.ts');
+const config = join(import.meta.dirname, '../support/relay-cluster-config.ts');
 const NODES = 3;
 
 describe('a cluster with each node in its own network namespace', { skip, timeout: 60_000 }, () => {

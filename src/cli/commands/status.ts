@@ -23,11 +23,14 @@ export async function status(argv: string[]): Promise<number> {
   return 0;
 }
 
-function formatStatus(status: ClusterStatus): string {
-  const header = ['ID', 'ROLE', 'PID', 'ADDRESS', 'HEALTH', 'RESTARTS', 'UP SINCE', 'SERVICES'];
+export function formatStatus(status: ClusterStatus): string {
+  // The zone column only where the cluster has zones, so the usual table stays as it was.
+  const zoned = status.processes.some((p) => p.zone !== undefined);
+  const header = ['ID', 'ROLE', ...(zoned ? ['ZONE'] : []), 'PID', 'ADDRESS', 'HEALTH', 'RESTARTS', 'UP SINCE', 'SERVICES'];
   const rows = status.processes.map((p) => [
     p.id,
     p.role,
+    ...(zoned ? [p.zone ?? '-'] : []),
     p.pid === null ? '-' : String(p.pid),
     p.address,
     p.health,

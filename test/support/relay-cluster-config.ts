@@ -1,5 +1,5 @@
 /**
- * A cluster config for fault tests whose nodes sit in separate network namespaces. node-1
+ * A cluster config for tests of where processes run and how they reach each other. node-1
  * hosts `relay` only and every other node `where` only, so a relay call must cross the network
  * from node-1 to another node (a service hosted locally would be served in-process).
  */
