@@ -13,6 +13,7 @@ export type { SupervisorState } from './state-file.ts';
 export { readState, isPidAlive } from './state-file.ts';
 export { clusterDir } from './cluster-dir.ts';
 export { portPlan, MAX_NODES, MAX_GATEWAYS } from './ports.ts';
+export { checkZoneName, parseZoneList, zoneOfNode } from './zones.ts';
 export { probeHealth } from './health.ts';
 export { Supervisor, dashboardLoginUrl } from './supervisor.ts';
 export { readAdminToken } from './secret.ts';
@@ -62,6 +63,20 @@ export interface StartClusterOptions {
   readyTimeoutMs?: number;
   /** How long a process may drain after SIGTERM before SIGKILL; default 30 s (a node moves its data away first). */
   stopGraceMs?: number;
+  /** Zones the nodes are spread over round-robin (node-1 in the first, …); none by default. */
+  zones?: readonly string[];
+  /**
+   * Where control listens, and so the host in every process's control URL; default 127.0.0.1.
+   * Processes in other network namespaces need an address they can reach, e.g. a bridge's.
+   */
+  controlHost?: string;
+  /** Where node `index` (1-based) listens and what it advertises to its peers; default 127.0.0.1. */
+  nodeHost?: (index: number) => string;
+  /**
+   * A command each process starts under, by id (`control`, `node-2`, `gateway-1`), e.g.
+   * `['ip', 'netns', 'exec', NS]` for a network namespace; it must exec the process in place.
+   */
+  spawnPrefix?: (id: string) => readonly string[];
 }
 
 export interface ClusterHandle {
@@ -107,6 +122,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     onProgress: options.onProgress,
     readyTimeoutMs: options.readyTimeoutMs,
     stopGraceMs: options.stopGraceMs,
+    zones: options.zones,
+    controlHost: options.controlHost,
+    nodeHost: options.nodeHost,
+    spawnPrefix: options.spawnPrefix,
   });
   await supervisor.start();
   return {

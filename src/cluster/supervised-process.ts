@@ -12,12 +12,20 @@ export interface ProcessSpec {
   address: string;
   /** Base URL of the process's /healthz. */
   url: string;
+  /** A node's zone, when the cluster has zones. */
+  zone?: string;
 }
 
 export interface SupervisedProcessOptions {
   spec: ProcessSpec;
   /** The CLI entry the process runs as `node ENTRY _run ROLE …`. */
   entry: string;
+  /**
+   * A command the process runs under, `[...prefix, node, ENTRY, …]` (e.g. `ip netns exec NS`
+   * to start it in a network namespace). It must exec the rest in place: the pid, the IPC
+   * channel and the process group the supervisor watches are then the node process's own.
+   */
+  prefix?: readonly string[];
   env: NodeJS.ProcessEnv;
   cwd: string;
   logFile: string;
@@ -146,7 +154,8 @@ export class SupervisedProcess {
       writeSync(fd, `${JSON.stringify({ level: 'info', time: new Date().toISOString(), nodeId: spec.id, role: spec.role, msg: 'process starting', restart: this.#restarts })}\n`);
       // A process group of its own keeps a terminal's Ctrl-C away from the children, so the
       // supervisor alone decides the order in which they stop.
-      child = spawn(process.execPath, [entry, '_run', spec.role, ...spec.args], {
+      const command = [...(this.#options.prefix ?? []), process.execPath, entry, '_run', spec.role, ...spec.args];
+      child = spawn(command[0], command.slice(1), {
         cwd,
         env,
         stdio: ['ignore', fd, fd, 'ipc'],

@@ -12,7 +12,9 @@ import { rebalanceStatus } from '../data/index.ts';
 import { isPidAlive, readState, removeState, writeState } from './state-file.ts';
 import { SupervisedProcess, type ProcessSnapshot, type ProcessSpec } from './supervised-process.ts';
 import type { ClusterEvent, ClusterState, ClusterStatus, ProcessStatus } from './types.ts';
+import { checkZoneName, zoneOfNode } from './zones.ts';
 
+/** Every process's address unless the options place it elsewhere; the admin API's always. */
 const HOST = '127.0.0.1';
 
 export interface SupervisorOptions {
@@ -28,6 +30,21 @@ export interface SupervisorOptions {
   onProgress?: (event: ClusterEvent) => void;
   readyTimeoutMs?: number;
   stopGraceMs?: number;
+  /**
+   * The address control listens on, and so the host of the control URL every process is
+   * given (default 127.0.0.1). Nodes in other network namespaces need one they can reach.
+   */
+  controlHost?: string;
+  /** The address node `index` (1-based) listens on and advertises to its peers (default 127.0.0.1). */
+  nodeHost?: (index: number) => string;
+  /**
+   * A command to start a process under, by process id (`node-2`, `gateway-1`, `control`):
+   * `['ip', 'netns', 'exec', NS]` runs it in a network namespace. It must exec the node
+   * process in place (see SupervisedProcess). None by default.
+   */
+  spawnPrefix?: (id: string) => readonly string[];
+  /** Zones the nodes are spread over round-robin: node-1 in the first, node-2 in the second, … */
+  zones?: readonly string[];
 }
 
 /**
@@ -60,6 +77,7 @@ export class Supervisor {
     if (!Number.isInteger(options.gateways) || options.gateways < 1 || options.gateways > MAX_GATEWAYS) {
       throw new RangeError(`gateways must be an integer from 1 to ${MAX_GATEWAYS}, got ${options.gateways}`);
     }
+    for (const zone of options.zones ?? []) checkZoneName(zone);
     this.#options = options;
     this.#ports = portPlan(options.port);
     this.#layout = clusterDir(options.dir);
@@ -71,7 +89,10 @@ export class Supervisor {
     return this.#layout.root;
   }
   get controlUrl(): string {
-    return `http://${HOST}:${this.#ports.control}`;
+    return httpUrl(this.#controlHost, this.#ports.control);
+  }
+  get #controlHost(): string {
+    return this.#options.controlHost ?? HOST;
   }
   get gatewayUrl(): string {
     return `http://${HOST}:${this.#ports.gateway(1)}`;
@@ -250,9 +271,15 @@ export class Supervisor {
     const env: NodeJS.ProcessEnv = { ...process.env, SHOAL_SECRET: this.#secret, [ADMIN_TOKEN_ENV]: this.#adminToken };
     // A test runner's marker would make a child believe it is itself a test file.
     delete env.NODE_TEST_CONTEXT;
+    // Meant for a process started by hand: the supervisor passes --host and --zone itself, and
+    // one zone in its own environment must not put every node in it.
+    delete env.SHOAL_HOST;
+    delete env.SHOAL_ZONE;
+    const prefix = this.#options.spawnPrefix?.(spec.id);
     return new SupervisedProcess({
       spec,
       entry: this.#options.entry,
+      ...(prefix && prefix.length > 0 ? { prefix } : {}),
       env,
       cwd: process.cwd(),
       logFile: this.#layout.logFile(spec.id),
@@ -264,12 +291,13 @@ export class Supervisor {
 
   #controlSpec(): ProcessSpec {
     const port = this.#ports.control;
+    const host = this.#controlHost;
     return {
       id: 'control',
       role: 'control',
-      args: ['--id', 'control', '--dir', this.#layout.root, '--host', HOST, '--port', String(port)],
-      address: `${HOST}:${port}`,
-      url: `http://${HOST}:${port}`,
+      args: ['--id', 'control', '--dir', this.#layout.root, '--host', host, '--port', String(port)],
+      address: hostPort(host, port),
+      url: httpUrl(host, port),
     };
   }
 
@@ -277,19 +305,24 @@ export class Supervisor {
     const id = `node-${index}`;
     const transport = this.#ports.nodeTransport(index);
     const http = this.#ports.nodeHttp(index);
+    const host = this.#options.nodeHost?.(index) ?? HOST;
+    const zone = zoneOfNode(index, this.#options.zones ?? []);
     return {
       id,
       role: 'node',
       args: [
         '--id', id,
         '--dir', this.#layout.root,
+        '--host', host,
         '--control', this.controlUrl,
         '--transport-port', String(transport),
         '--http-port', String(http),
         '--config', this.#config,
+        ...(zone !== undefined ? ['--zone', zone] : []),
       ],
-      address: `${HOST}:${transport}`,
-      url: `http://${HOST}:${http}`,
+      address: hostPort(host, transport),
+      url: httpUrl(host, http),
+      ...(zone !== undefined ? { zone } : {}),
     };
   }
 
@@ -299,9 +332,9 @@ export class Supervisor {
     return {
       id,
       role: 'gateway',
-      args: ['--id', id, '--dir', this.#layout.root, '--control', this.controlUrl, '--port', String(port), '--config', this.#config],
-      address: `${HOST}:${port}`,
-      url: `http://${HOST}:${port}`,
+      args: ['--id', id, '--dir', this.#layout.root, '--host', HOST, '--control', this.controlUrl, '--port', String(port), '--config', this.#config],
+      address: hostPort(HOST, port),
+      url: httpUrl(HOST, port),
     };
   }
 }
@@ -316,13 +349,33 @@ function describe(p: SupervisedProcess): Promise<ProcessStatus> {
  */
 export async function describeProcess(
   id: string,
-  spec: Pick<ProcessSpec, 'role' | 'address' | 'url'>,
+  spec: Pick<ProcessSpec, 'role' | 'address' | 'url' | 'zone'>,
   snapshot: ProcessSnapshot,
   probe: (url: string) => Promise<{ health: string; services: string[] }>,
 ): Promise<ProcessStatus> {
   const { pid, ready, restarts, startedAt } = snapshot;
   const answer = pid === null || !ready ? { health: 'down', services: [] } : await probe(spec.url);
-  return { id, role: spec.role, pid, address: spec.address, url: spec.url, health: answer.health, services: answer.services, restarts, startedAt };
+  return {
+    id,
+    role: spec.role,
+    ...(spec.zone !== undefined ? { zone: spec.zone } : {}),
+    pid,
+    address: spec.address,
+    url: spec.url,
+    health: answer.health,
+    services: answer.services,
+    restarts,
+    startedAt,
+  };
+}
+
+/** host:port, with an IPv6 host in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function httpUrl(host: string, port: number): string {
+  return `http://${hostPort(host, port)}`;
 }
 
 async function logTail(path: string, lines: number): Promise<string> {

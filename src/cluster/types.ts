@@ -6,6 +6,8 @@ export type ProcessRole = 'control' | 'node' | 'gateway';
 export interface ProcessStatus {
   id: string;
   role: ProcessRole;
+  /** A node's zone (`shoal up --zones`); absent when the cluster has none. */
+  zone?: string;
   /** null while the process is not running (crashed and waiting for its restart, or stopped). */
   pid: number | null;
   /** host:port others reach it at: the transport for nodes, the HTTP listener otherwise. */

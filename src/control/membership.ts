@@ -41,6 +41,8 @@ export interface MemberRecord {
   startedAt: number;
   services: ServiceDescriptor[];
   health?: string;
+  /** The failure domain the process runs in (`shoal up --zones`), when the cluster has zones. */
+  zone?: string;
   [extra: string]: unknown;
 }
 

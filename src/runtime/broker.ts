@@ -55,6 +55,8 @@ export interface ServiceBrokerOptions {
   logger?: Logger;
   /** Published in the member record for status and dashboards. */
   httpUrl?: string;
+  /** This process's zone, published in its member record. */
+  zone?: string;
   /** Membership lease: a dead process leaves routing within about this long. */
   memberTtlMs?: number;
   /** Time a stopping node waits for calls it is serving to finish. */
@@ -115,6 +117,7 @@ export class ServiceBroker implements GatewayBroker, ContextBroker {
       logger: this.logger,
       ...(options.memberTtlMs !== undefined ? { memberTtlMs: options.memberTtlMs } : {}),
       ...(options.httpUrl !== undefined ? { httpUrl: options.httpUrl } : {}),
+      ...(options.zone !== undefined ? { zone: options.zone } : {}),
     });
     this.#inbound = new InboundServer(options.nodeId, this.#local, this.#contexts, this.#plugins);
     this.#dispatcher = new CallDispatcher({

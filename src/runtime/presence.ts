@@ -14,6 +14,8 @@ export interface PresenceOptions {
   /** Membership lease: a dead process leaves routing within about this long. */
   memberTtlMs?: number;
   httpUrl?: string;
+  /** Published in the member record, for placement and status. */
+  zone?: string;
 }
 
 /**
@@ -104,10 +106,11 @@ export class Presence {
   }
 
   #record(): MemberRecord {
-    const { nodeId, role, httpUrl, local } = this.#options;
+    const { nodeId, role, httpUrl, zone, local } = this.#options;
     return {
       id: nodeId,
       role,
+      ...(zone !== undefined ? { zone } : {}),
       ...(this.#address ? { address: this.#address } : {}),
       ...(httpUrl ? { httpUrl } : {}),
       pid: process.pid,

@@ -30,7 +30,7 @@ describe('shoal help, version and usage errors', { timeout: 120_000 }, () => {
 
   it("lists a command's own flags on shoal COMMAND --help", async () => {
     const expected: Record<string, string[]> = {
-      up: ['--nodes N', '--gateways G', '--detach', 'CONFIG', '--dir DIR', '--port P'],
+      up: ['--nodes N', '--gateways G', '--zones LIST', '--detach', 'CONFIG', '--dir DIR', '--port P'],
       down: ['--dir DIR'],
       status: ['--json'],
       call: ['--version N', 'SERVICE.ACTION'],

@@ -46,11 +46,15 @@ export function formatShards(shards: readonly ShardReplication[], unreachable: r
   return '\nshards\n' + format(header) + rows.map(format).join('') + (unreachable.length > 0 ? `not answering: ${unreachable.join(', ')}\n` : '');
 }
 
-function formatStatus(status: ClusterStatus): string {
-  const header = ['ID', 'ROLE', 'PID', 'ADDRESS', 'HEALTH', 'RESTARTS', 'UP SINCE', 'SERVICES'];
+
+export function formatStatus(status: ClusterStatus): string {
+  // The zone column only where the cluster has zones, so the usual table stays as it was.
+  const zoned = status.processes.some((p) => p.zone !== undefined);
+  const header = ['ID', 'ROLE', ...(zoned ? ['ZONE'] : []), 'PID', 'ADDRESS', 'HEALTH', 'RESTARTS', 'UP SINCE', 'SERVICES'];
   const rows = status.processes.map((p) => [
     p.id,
     p.role,
+    ...(zoned ? [p.zone ?? '-'] : []),
     p.pid === null ? '-' : String(p.pid),
     p.address,
     p.health,

@@ -3,8 +3,8 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cliEntryPath, clusterDir, dashboardLoginUrl, isPidAlive, MAX_GATEWAYS, MAX_NODES, readAdminToken, readState, Supervisor } from '../../cluster/index.ts';
-import { CliError, globalFlags, intOption, noMorePositionals, parseWith, portOption, type CommandSpec } from '../args.ts';
+import { cliEntryPath, clusterDir, dashboardLoginUrl, isPidAlive, MAX_GATEWAYS, MAX_NODES, parseZoneList, readAdminToken, readState, Supervisor } from '../../cluster/index.ts';
+import { CliError, globalFlags, intOption, noMorePositionals, parseWith, portOption, UsageError, type CommandSpec } from '../args.ts';
 import { loadConfig } from '../config-check.ts';
 import { tryHint } from '../try-hint.ts';
 import { adminAnswers, findCluster, fetchStatus } from '../cluster-client.ts';
@@ -18,6 +18,8 @@ interface UpOptions {
   dir: string;
   port: number;
   config: string;
+  /** Zones the nodes are spread over; empty for none. */
+  zones: string[];
   /** `shoal call …` for the config's own first action, or undefined when it has none. */
   hint: string | undefined;
 }
@@ -25,11 +27,12 @@ interface UpOptions {
 export const upSpec = {
   name: 'up',
   summary: 'start a local cluster from a shoal.config.ts and print its gateway and dashboard',
-  usage: '[CONFIG] [--nodes N] [--gateways G] [--detach] [--dir DIR] [--port P]',
+  usage: '[CONFIG] [--nodes N] [--gateways G] [--zones LIST] [--detach] [--dir DIR] [--port P]',
   positionals: [{ name: 'CONFIG', help: 'a shoal.config.ts, or a directory holding one (default: the bundled links example)' }],
   flags: {
     nodes: { type: 'string', value: 'N', help: `nodes hosting the services and data (1 to ${MAX_NODES}, default 3)` },
     gateways: { type: 'string', value: 'G', help: `HTTP gateways (1 to ${MAX_GATEWAYS}, default 1)` },
+    zones: { type: 'string', value: 'LIST', help: 'zones to spread the nodes over round-robin, e.g. a,b,c (node-1 in a, node-2 in b, …); names use a-z, 0-9 and -' },
     detach: { type: 'boolean', default: false, help: 'run in the background; stop it with shoal down' },
   },
   notes: 'The config is loaded and checked before any process starts; a mistake is reported with its file, line and service.',
@@ -41,10 +44,20 @@ export async function up(argv: string[]): Promise<number> {
   const nodes = intOption('nodes', values.nodes, 3, 1, MAX_NODES);
   const gateways = intOption('gateways', values.gateways, 1, 1, MAX_GATEWAYS);
   const port = portOption(values.port);
+  const zones = zonesOption(values.zones);
   const { path, config } = await loadConfig(positionals[0]);
   const hint = tryHint(config, { port: values.port, dir: values.dir === globalFlags.dir.default ? undefined : values.dir });
-  const options: UpOptions = { nodes, gateways, dir: resolve(values.dir), port, config: path, hint };
+  const options: UpOptions = { nodes, gateways, dir: resolve(values.dir), port, config: path, zones, hint };
   return values.detach ? upDetached(options) : upForeground(options);
+}
+
+function zonesOption(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  try {
+    return parseZoneList(value);
+  } catch (err) {
+    throw new UsageError(`--zones: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** `dashboardUrl` is the login URL: it carries the admin token, for the operator's terminal only. */
@@ -74,7 +87,8 @@ async function upForeground(options: UpOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
-  console.log(`starting a cluster of ${options.nodes} node(s) and ${options.gateways} gateway(s) in ${options.dir}`);
+  const zones = options.zones.length > 0 ? ` over zones ${options.zones.join(', ')}` : '';
+  console.log(`starting a cluster of ${options.nodes} node(s)${zones} and ${options.gateways} gateway(s) in ${options.dir}`);
   console.log(`config: ${options.config}`);
   try {
     await supervisor.start();
@@ -103,7 +117,15 @@ async function upDetached(options: UpOptions): Promise<number> {
   await mkdir(layout.logs, { recursive: true });
   const logPath = join(layout.logs, 'supervisor.log');
   const fd = openSync(logPath, 'a');
-  const args = [cliEntryPath, 'up', '--nodes', String(options.nodes), '--gateways', String(options.gateways), '--dir', options.dir, '--port', String(options.port), options.config];
+  const args = [
+    cliEntryPath, 'up',
+    '--nodes', String(options.nodes),
+    '--gateways', String(options.gateways),
+    ...(options.zones.length > 0 ? ['--zones', options.zones.join(',')] : []),
+    '--dir', options.dir,
+    '--port', String(options.port),
+    options.config,
+  ];
   let child;
   try {
     child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], cwd: process.cwd() });

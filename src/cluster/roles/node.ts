@@ -22,7 +22,7 @@ export async function runNode(argv: readonly string[]): Promise<void> {
   const config = configFromModule(await import(pathToFileURL(configPath).href), configPath);
   const connection = clusterDrivers({ controlUrl, secret, clientId: args.id, logger });
   const { coordinator, transport } = connection;
-  const data = dataHostFromConfig({ nodeId: args.id, dir: args.dir, coordinator, logger, config });
+  const data = dataHostFromConfig({ nodeId: args.id, dir: args.dir, coordinator, logger, config, ...(args.zone !== undefined ? { zone: args.zone } : {}) });
   const startedAt = Date.now();
   const facts = {
     nodeId: args.id,
@@ -45,12 +45,13 @@ export async function runNode(argv: readonly string[]): Promise<void> {
     ...(config.callTimeoutMs ? { defaultTimeoutMs: config.callTimeoutMs } : {}),
     logger,
     httpUrl: `http://${args.host}:${httpPort}`,
+    ...(args.zone !== undefined ? { zone: args.zone } : {}),
   });
   const http = await createObservabilityServer({
     host: args.host,
     port: httpPort,
     metrics,
-    health: () => ({ nodeId: args.id, role: 'node', status: broker.health(), pid: process.pid, services: facts.services(), dataDir: join(args.dir, 'data', args.id) }),
+    health: () => ({ nodeId: args.id, role: 'node', status: broker.health(), pid: process.pid, services: facts.services(), dataDir: join(args.dir, 'data', args.id), ...(args.zone !== undefined ? { zone: args.zone } : {}) }),
   });
   exitOnShutdown(logger, async ({ decommission }) => {
     // A node leaving for good moves its slots to the others first; one stopping with the whole

@@ -29,12 +29,15 @@ export function dataHostFromConfig(options: {
   dir: string;
   coordinator: Coordinator;
   logger: Logger;
+  /** The node's failure domain (`shoal up --zones`), for spreading replicas. */
+  zone?: string;
   config: { collections?: readonly AnyCollectionDefinition[]; data?: DataConfig };
 }): DataHost | undefined {
   const { config } = options;
   if (!config.collections || config.collections.length === 0) return undefined;
   return new DataHost({
     nodeId: options.nodeId,
+    ...(options.zone !== undefined ? { zone: options.zone } : {}),
     dir: options.dir,
     coordinator: options.coordinator,
     collections: config.collections,

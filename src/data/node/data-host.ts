@@ -39,6 +39,8 @@ export interface DataHostOptions {
   rebalancer?: Partial<Omit<RebalancerOptions, 'nodeId' | 'coordinator' | 'caller' | 'maps'>> | false;
   /** Lease of the data-node record (default 2 s). */
   memberTtlMs?: number;
+  /** The node's zone, published in its data-node record for placement. */
+  zone?: string;
 }
 
 /**
@@ -136,7 +138,8 @@ export class DataHost {
   }
 
   async #register(): Promise<void> {
-    const record = { id: this.nodeId, role: 'node' as const, pid: process.pid, startedAt: Date.now(), services: [], groups: [...(this.#options.groups ?? [])], draining: false };
+    const { zone } = this.#options;
+    const record = { id: this.nodeId, role: 'node' as const, pid: process.pid, startedAt: Date.now(), services: [], groups: [...(this.#options.groups ?? [])], draining: false, ...(zone !== undefined ? { zone } : {}) };
     const backoff = new Backoff(RETRY_BACKOFF);
     while (!this.#stopped && !this.#registered) {
       try {
