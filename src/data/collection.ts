@@ -27,7 +27,17 @@ export function defineCollection<Doc extends JsonDocument>(def: CollectionDefini
   if (max !== undefined && (!Number.isInteger(max) || max < 2 || max > LARGEST_MAX_DOCUMENT_BYTES)) {
     throw new ShoalError('BAD_REQUEST', `${what}: maxDocumentBytes must be an integer between 2 and ${LARGEST_MAX_DOCUMENT_BYTES}`);
   }
+  checkAck(def.ack, what);
   return def;
+}
+
+function checkAck(ack: unknown, what: string): void {
+  if (ack === undefined || ack === 'majority' || ack === 'all') return;
+  if (ack === 'leader') {
+    // The log decides a write's result when it commits, so a leader alone cannot answer one sooner.
+    throw new ShoalError('BAD_REQUEST', `${what}: ack 'leader' is not available: a write's result is known only once a majority has it; use 'majority' or 'all'`);
+  }
+  throw new ShoalError('BAD_REQUEST', `${what}: ack must be 'majority' or 'all', got ${JSON.stringify(ack)}`);
 }
 
 /** Checks a spec received from elsewhere (nodes get specs, not definitions). */
@@ -38,6 +48,7 @@ export function checkCollectionSpec(spec: CollectionSpec): CollectionSpec {
   if (spec.keyField !== undefined) assertFieldPath(spec.keyField, `${what}: key`);
   if (spec.idField !== undefined) assertFieldPath(spec.idField, `${what}: id`);
   checkIndexes(spec.indexes ?? [], what);
+  checkAck(spec.ack, what);
   const max = spec.maxDocumentBytes;
   if (!Number.isInteger(max) || max < 2 || max > LARGEST_MAX_DOCUMENT_BYTES) {
     throw new ShoalError('BAD_REQUEST', `${what}: maxDocumentBytes must be an integer between 2 and ${LARGEST_MAX_DOCUMENT_BYTES}`);
@@ -69,6 +80,7 @@ export function collectionSpec<Doc extends JsonDocument>(def: CollectionDefiniti
   if (typeof def.key === 'string') spec.keyField = def.key;
   if (def.id !== undefined) spec.idField = def.id;
   if (def.group !== undefined) spec.group = def.group;
+  if (def.ack !== undefined) spec.ack = def.ack;
   return spec;
 }
 

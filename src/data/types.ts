@@ -37,7 +37,16 @@ export interface CollectionDefinition<Doc extends JsonDocument = JsonDocument> {
   group?: string;
   /** Largest accepted document, JSON-encoded (default 256 KiB). */
   maxDocumentBytes?: number;
+  /**
+   * When a write is acknowledged: once a majority of the shard's replicas has it durable
+   * (`'majority'`, the default: no acknowledged write is lost while a majority survives), or once
+   * every replica in the set has it (`'all'`: slower, and a write waits out a dead replica until
+   * the set changes, then answers UNAVAILABLE with `details.uncertain`, the write being committed).
+   */
+  ack?: WriteAck;
 }
+
+export type WriteAck = 'majority' | 'all';
 
 /** What nodes need to know of a collection: the definition less its functions and schema. */
 export interface CollectionSpec {
@@ -48,6 +57,7 @@ export interface CollectionSpec {
   indexes: IndexDefinition[];
   group?: string;
   maxDocumentBytes: number;
+  ack?: WriteAck;
 }
 
 /** A document's address: its partition key and its id within the partition (id = key when the collection has no id field). */

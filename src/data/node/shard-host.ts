@@ -13,6 +13,8 @@ import { WriteBatcher } from './write-batcher.ts';
 
 /** How long a write waits for a fenced slot to finish switching before answering UNAVAILABLE. */
 const FENCE_WAIT_MS = 2_000;
+/** How long a write acknowledged by all waits for the slowest replica. */
+const ACK_ALL_TIMEOUT_MS = 5_000;
 /** How long closing waits for queued writes to commit. */
 const SETTLE_ON_CLOSE_MS = 2_000;
 
@@ -307,7 +309,8 @@ export class ShardHost {
       });
       this.#batchers.set(group, batcher);
     }
-    return batcher.submit(write, () => this.#writableHere(owned, slot), again);
+    const written = batcher.submit(write, () => this.#writableHere(owned, slot), again);
+    return owned.spec.ack === 'all' ? written.then(async (value) => (await owned.group.allReplicated(ACK_ALL_TIMEOUT_MS), value)) : written;
   }
 
   /** forRead's verdict again, synchronously, against the map as it is now: for judging a read once the engine answered. */

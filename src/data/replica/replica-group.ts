@@ -78,6 +78,8 @@ export class ReplicaGroup {
   #compactedThrough: number;
   readonly #ticker: NodeJS.Timeout;
   readonly #snapshotsInFlight = new Set<string>();
+  /** Writes acknowledged only once every member has them: the index each waits for. */
+  readonly #allWaiters: Array<{ index: number; resolve: () => void }> = [];
 
   private constructor(options: ReplicaGroupOptions, raft: RaftNode, applied: number, compactedThrough: number, amnesiac: boolean) {
     this.shard = options.shard;
@@ -188,6 +190,44 @@ export class ReplicaGroup {
     return new Promise((resolve, reject) => this.#reads.set(id, { resolve, reject }));
   }
 
+  /**
+   * Resolves once every voter and learner has the log up to what is committed now (for writes
+   * acknowledged by all); rejects as uncertain after timeoutMs: the write is committed either way.
+   */
+  allReplicated(timeoutMs: number): Promise<void> {
+    const index = this.#raft.status().commit;
+    if (this.#everyoneHas(index)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const at = this.#allWaiters.indexOf(waiter);
+        if (at >= 0) this.#allWaiters.splice(at, 1);
+        reject(new ShoalError('UNAVAILABLE', `shard ${this.shard}: not every replica confirmed the write within ${timeoutMs} ms (it is committed on a majority)`, { uncertain: true }));
+      }, timeoutMs);
+      const waiter = {
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.#allWaiters.push(waiter);
+    });
+  }
+
+  #everyoneHas(index: number): boolean {
+    const status = this.#raft.status();
+    return status.role === 'leader' && status.peers.every((p) => p.match >= index);
+  }
+
+  #answerAllWaiters(): void {
+    if (this.#allWaiters.length === 0) return;
+    for (let i = this.#allWaiters.length - 1; i >= 0; i--) {
+      if (!this.#everyoneHas(this.#allWaiters[i].index)) continue;
+      this.#allWaiters[i].resolve();
+      this.#allWaiters.splice(i, 1);
+    }
+  }
+
   /** Leader only: a single-server change of the replica set (see the reconciler). */
   changeConfig(config: ClusterConfig): void {
     this.#raft.proposeConfig(config);
@@ -274,6 +314,7 @@ export class ReplicaGroup {
     for (const { to } of ready.snapshots) this.#startSnapshot(to);
     if (ready.status) this.#statusChanged(ready.status);
     this.#raft.advance(ready);
+    this.#answerAllWaiters();
   }
 
   #answerReads(): void {
