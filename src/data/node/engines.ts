@@ -19,6 +19,13 @@ export interface ShardStore {
   install(shardId: number, path: string): Promise<void>;
   /** Deletes the shard's store; its engine must be closed. */
   remove(shardId: number): Promise<void>;
+  /** Moves an unreadable store aside (kept for inspection) so the shard can start empty; answers where it went. */
+  quarantine(shardId: number): Promise<string>;
+}
+
+/** Whether an error opening or reading a store says its file is damaged rather than busy or missing. */
+export function isCorruptStore(err: unknown): boolean {
+  return /not a database|malformed|corrupt|SQLITE_CORRUPT|SQLITE_NOTADB/i.test(err instanceof Error ? `${err.message} ${(err as { code?: unknown }).code ?? ''}` : String(err));
 }
 
 /** Where a node keeps a shard: DIR/data/<nodeId>/shard-<id>.db. */
@@ -48,6 +55,12 @@ export function sqliteStore(dir: string, nodeId: string): ShardStore {
       const target = shardPath(dir, nodeId, shardId);
       for (const suffix of COMPANIONS) await rm(target + suffix, { force: true });
       await rename(path, target);
+    },
+    async quarantine(shardId) {
+      const target = shardPath(dir, nodeId, shardId);
+      const aside = `${target}.damaged-${Date.now()}`;
+      for (const suffix of ['', ...COMPANIONS]) await rename(target + suffix, aside + suffix).catch(() => undefined);
+      return aside;
     },
     async remove(shardId) {
       const target = shardPath(dir, nodeId, shardId);

@@ -7,7 +7,7 @@ import { placementOf, type ShardMap, type ShardRecord } from '../map/shard-map.t
 import { notLeaderError, ReplicaGroup } from '../replica/replica-group.ts';
 import { followerStalenessBoundMs, type ReplicaTiming } from '../replica/timing.ts';
 import { SLOT_COUNT, type CollectionSpec, type ShardEngine, type ShardWrite, type ShardWriteResult } from '../types.ts';
-import type { ShardStore } from './engines.ts';
+import { isCorruptStore, type ShardStore } from './engines.ts';
 import type { FenceTable } from './fence-table.ts';
 import { WriteBatcher } from './write-batcher.ts';
 
@@ -213,10 +213,28 @@ export class ShardHost {
     }
   }
 
+  /**
+   * Opens a replica's store. A damaged one (a file that is no longer a database) is moved aside
+   * and the replica starts empty: it then takes no part in elections until its leader has sent
+   * it a copy, so the shard is rebuilt here from the others.
+   */
   async #openEngine(shardId: number, record: ShardRecord): Promise<ShardEngine> {
+    try {
+      return await this.#openPrepared(shardId, record);
+    } catch (err) {
+      if (!isCorruptStore(err)) throw err;
+      const aside = await this.#store.quarantine(shardId);
+      this.#logger.error({ shard: shardId, err: String(err), movedTo: aside }, 'shard store is damaged: moved aside; the replica is rebuilt from a copy of its leader');
+      return this.#openPrepared(shardId, record);
+    }
+  }
+
+  async #openPrepared(shardId: number, record: ShardRecord): Promise<ShardEngine> {
     const engine = await this.#store.open(shardId);
     try {
       for (const spec of this.#specs.values()) if (placementOf(spec.group) === record.placement) await engine.ensureCollection(spec);
+      // Reading the replica state touches the log pages too: damage there shows now, not mid-step.
+      await engine.loadReplica();
     } catch (err) {
       await engine.close().catch(() => undefined);
       throw err;
