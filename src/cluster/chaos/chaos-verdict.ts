@@ -5,6 +5,9 @@
 import type { History, Operation, RegisterValue } from './history.ts';
 import { checkLinearizable, lostAcknowledgedWrites, type CheckOptions } from './linearizability.ts';
 
+/** The whole verdict's time budget unless the options give one. */
+const DEFAULT_BUDGET_MS = 60_000;
+
 export interface KeyViolation {
   key: string;
   /** A sub-history of the key from which no single operation can be removed and stay non-linearizable. */
@@ -33,6 +36,7 @@ export interface ChaosVerdict {
 }
 
 /**
+ * `options.timeoutMs` bounds the whole verdict (default 60 s), not each check in it.
  * `history` is the workload's operations followed by the final reads (`finalProcess`'s, made
  * after everything else ended); `finalReads` what those answered per key.
  *
@@ -47,17 +51,20 @@ export function judgeHistory(
   options: CheckOptions = {},
 ): ChaosVerdict {
   const started = performance.now();
+  // One budget for all the checks below, each taking what the ones before it left.
+  const deadline = started + (options.timeoutMs ?? DEFAULT_BUDGET_MS);
+  const budget = (): CheckOptions => ({ ...options, timeoutMs: Math.max(0, deadline - performance.now()) });
   const during = history.filter((op) => op.process !== finalProcess);
-  const duringCheck = checkLinearizable(during, options);
+  const duringCheck = checkLinearizable(during, budget());
   const wrongDuring = new Set(duringCheck.ok === false ? duringCheck.failedKeys : []);
-  const lost = lostAcknowledgedWrites(during, new Map([...finalReads].filter(([key]) => !wrongDuring.has(key))), options);
+  const lost = lostAcknowledgedWrites(during, new Map([...finalReads].filter(([key]) => !wrongDuring.has(key))), budget());
 
-  const whole = checkLinearizable(history, options);
+  const whole = checkLinearizable(history, budget());
   const violations: KeyViolation[] = [];
   if (whole.ok === false) {
     for (const key of whole.failedKeys) {
       // The check shrinks only the first failing key; each other one is shrunk on its own.
-      const alone = key === whole.key ? whole : checkLinearizable(history.filter((op) => op.key === key), options);
+      const alone = key === whole.key ? whole : checkLinearizable(history.filter((op) => op.key === key), budget());
       if (alone.ok === false) violations.push({ key, minimalHistory: alone.minimalHistory, explanation: alone.explanation });
     }
   }

@@ -22,4 +22,4 @@ export { fateOfError, type ErrorFate } from './fate-of-error.ts';
 export { RegisterWorkload, type RegisterWorkloadOptions, type WorkloadOperation } from './register-workload.ts';
 export { judgeHistory, type ChaosVerdict, type KeyViolation, type LostWrite } from './chaos-verdict.ts';
 export { buildChaosReport, reportedOperation, type ChaosReport, type ChaosReportInput, type FaultRecord, type OutcomeCounts, type ReportedOperation } from './chaos-report.ts';
-export { runChaosTest, FINAL_READER, type ChaosRunOptions } from './chaos-run.ts';
+export { runChaosTest, pickKeys, FINAL_READER, type ChaosRunOptions } from './chaos-run.ts';
