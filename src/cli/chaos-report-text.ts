@@ -23,11 +23,11 @@ const indent = (text: string, by: string) =>
 export function chaosReportText(report: ChaosReport): string {
   const lines: string[] = [];
   const kinds = report.faultKinds.length > 0 ? report.faultKinds.join(',') : 'none';
-  lines.push(`chaos test: ${seconds(report.elapsedMs)} of ${report.clients} client(s) on ${report.keys.length} key(s), faults ${kinds}, seed ${report.seed}`);
+  lines.push(`chaos test: ${seconds(report.elapsedMs)} of ${report.clients} client(s) on ${report.keysAtATime} key(s) at a time, faults ${kinds}, seed ${report.seed}`);
   const perNode = new Map<string, number>();
   for (const node of Object.values(report.keyNodes)) perNode.set(node, (perNode.get(node) ?? 0) + 1);
   const spread = [...perNode].sort(([a], [b]) => (a < b ? -1 : 1)).map(([node, n]) => `${n} on ${node}`);
-  lines.push(`keys: k*-${report.runId}${spread.length > 0 ? ` (${spread.join(', ')})` : ''}`);
+  lines.push(`keys: ${report.keys.length} named k*-g*-${report.runId}, in ${report.generations} generation(s)${spread.length > 0 ? ` (${spread.join(', ')})` : ''}`);
   lines.push('');
   lines.push(`operations: ${report.operations.total} (${outcomes(report.operations)})`);
   for (const [kind, c] of Object.entries(report.operations.byKind)) lines.push(`  ${kind.padEnd(10)} ${String(c.total).padStart(6)}  ${outcomes(c)}`);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pickKeys, runChaosTest, type ChaosRunOptions } from '../../src/cluster/index.ts';
+import { pickKeys, runChaosTest, type ChaosRunOptions, type RegisterStore } from '../../src/cluster/index.ts';
 import { chaosReportText } from '../../src/cli/chaos-report-text.ts';
 import { FakeFaults, MemoryRegisters } from '../support/chaos-fakes.ts';
 
@@ -35,6 +35,40 @@ describe('a chaos run', () => {
     assert.deepEqual(report.unreadKeys, []);
     // Plain JSON: nothing that JSON.stringify would drop or turn into null.
     assert.deepEqual(JSON.parse(JSON.stringify(report)), report);
+  });
+
+  it('moves to fresh keys once each has had its share of operations, and reads every one back', async () => {
+    const store = new MemoryRegisters({ seed: 13 });
+    const report = await run(store, new FakeFaults(store), { faults: [], opsPerKey: 20, durationMs: 400 });
+    assert.equal(report.passed, true, chaosReportText(report));
+    assert.ok(report.generations > 1);
+    assert.equal(report.keysAtATime, 4);
+    assert.equal(report.keys.length, 4 * report.generations);
+    assert.equal(new Set(report.keys).size, report.keys.length);
+    assert.ok(report.keys.every((key) => /^k\d+-g\d+-test$/.test(key)));
+    assert.deepEqual(Object.keys(report.finalReads).sort(), [...report.keys].sort());
+  });
+
+  it('keeps at most maxOpenPerKey operations open on one key, however many clients there are', async () => {
+    const inner = new MemoryRegisters({ seed: 17 });
+    const open = new Map<string, number>();
+    let most = 0;
+    const counted = <T>(key: string, call: () => Promise<T>) => {
+      const now = (open.get(key) ?? 0) + 1;
+      open.set(key, now);
+      most = Math.max(most, now);
+      return call().finally(() => open.set(key, open.get(key)! - 1));
+    };
+    const store: RegisterStore = {
+      locate: (key) => inner.locate(key),
+      get: (key) => counted(key, () => inner.get(key)),
+      put: (key, n, writer, expectVersion) => counted(key, () => inner.put(key, n, writer, expectVersion)),
+      update: (key, n, writer, expectVersion) => counted(key, () => inner.update(key, n, writer, expectVersion)),
+      increment: (key, delta) => counted(key, () => inner.increment(key, delta)),
+    };
+    const report = await runChaosTest(store, new FakeFaults(inner), { durationMs: 400, faults: [], keys: 2, clients: 12, seed: 3, runId: 'cap', settleMs: 0, maxOpenPerKey: 2 });
+    assert.equal(report.passed, true, chaosReportText(report));
+    assert.equal(most, 2);
   });
 
   it('counts calls refused while a node is down as failed, and still passes', async () => {
@@ -86,6 +120,11 @@ describe('the keys of a run', () => {
     assert.ok(keys.every((key) => key.endsWith('-r1')));
     const perNode = Map.groupBy(keys, (key) => store.locate(key));
     assert.deepEqual([...perNode.values()].map((list) => list.length), [3, 3]);
+  });
+
+  it('start from another node each generation, so fewer keys than nodes still meet every node', () => {
+    const store = new MemoryRegisters();
+    assert.deepEqual([0, 1, 2].map((turn) => pickKeys(1, `g${turn}`, store, turn).map((key) => store.locate(key))), [['node-1'], ['node-2'], ['node-1']]);
   });
 
   it('are k1…kN where the store cannot locate them', () => {

@@ -48,8 +48,12 @@ export interface ChaosReport {
   /** How long the workload actually ran, until its last operation ended. */
   elapsedMs: number;
   clients: number;
+  /** Keys in use at a time, and how many sets of them the workload went through. */
+  keysAtATime: number;
+  generations: number;
+  /** Every key the workload used, in order of generation. */
   keys: string[];
-  /** The node that held each key when the run began, where the store could tell. */
+  /** The node that held each key when the run ended, where the store could tell. */
   keyNodes: Record<string, string>;
   faultKinds: FaultKind[];
   /** The workload's operations (final reads aside). */
@@ -63,7 +67,8 @@ export interface ChaosReport {
   finalReads: Record<string, RegisterValue | null>;
   /** Keys that could not be read back. */
   unreadKeys: string[];
-  lostWrites: Array<{ key: string; finalValue: RegisterValue | null; lastAcknowledged: ReportedOperation[]; explanation: string }>;
+  /** Keys that lost an acknowledged write; each is among the violations too, with its evidence. */
+  lostWrites: Array<{ key: string; finalValue: RegisterValue | null; lastAcknowledged: ReportedOperation[] }>;
   lostUnknown: string[];
   linearizable: boolean | 'unknown';
   violations: Array<{ key: string; minimalHistory: ReportedOperation[]; explanation: string }>;
@@ -79,6 +84,8 @@ export interface ChaosReportInput {
   durationMs: number;
   elapsedMs: number;
   clients: number;
+  keysAtATime: number;
+  generations: number;
   keys: string[];
   keyNodes: Record<string, string>;
   faultKinds: FaultKind[];
@@ -132,6 +139,8 @@ export function buildChaosReport(input: ChaosReportInput): ChaosReport {
     durationMs: input.durationMs,
     elapsedMs: input.elapsedMs,
     clients: input.clients,
+    keysAtATime: input.keysAtATime,
+    generations: input.generations,
     keys: input.keys,
     keyNodes: input.keyNodes,
     faultKinds: input.faultKinds,

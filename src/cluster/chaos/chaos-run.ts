@@ -19,10 +19,15 @@ import { RegisterWorkload, type WorkloadOperation } from './register-workload.ts
 export interface ChaosRunOptions {
   durationMs: number;
   faults: readonly FaultKind[];
+  /** Keys in use at a time. */
   keys: number;
+  /** Operations per key before the workload moves to fresh keys (default 1000). */
+  opsPerKey?: number;
+  /** Operations open on one key at a time, at most (default 4): more clients than keys × this wait their turn. */
+  maxOpenPerKey?: number;
   clients: number;
   seed: number;
-  /** Makes this run's keys its own (`<runId>-k1` …): a register must start absent. */
+  /** Makes this run's keys its own (`k1-g1-<runId>` …): a register must start absent. */
   runId: string;
   /** After the faults are healed and every node is back, this long before reading back (default 1 s). */
   settleMs?: number;
@@ -43,12 +48,6 @@ const FINAL_READ_RETRY_MS = 250;
 
 export async function runChaosTest(store: RegisterStore, injector: FaultInjector, options: ChaosRunOptions): Promise<ChaosReport> {
   const progress = options.progress ?? (() => {});
-  const keys = pickKeys(options.keys, options.runId, store);
-  const keyNodes: Record<string, string> = {};
-  for (const key of keys) {
-    const node = store.locate?.(key);
-    if (node !== undefined) keyNodes[key] = node;
-  }
   const plan = planFaults({ durationMs: options.durationMs, kinds: options.faults, nodes: await injector.nodes(), random: seededRandom(options.seed) });
   const t0 = performance.now();
   // Times in ms since the start, to a tenth: short enough to read, fine enough to keep real-time order.
@@ -57,13 +56,15 @@ export async function runChaosTest(store: RegisterStore, injector: FaultInjector
   const workload = new RegisterWorkload({
     store,
     recorder,
-    keys,
+    keys: (generation) => pickKeys(options.keys, `g${generation + 1}-${options.runId}`, store, generation),
+    ...(options.opsPerKey !== undefined ? { opsPerKey: options.opsPerKey } : {}),
+    ...(options.maxOpenPerKey !== undefined ? { maxOpenPerKey: options.maxOpenPerKey } : {}),
     clients: options.clients,
     seed: options.seed,
     ...(options.thinkMs !== undefined ? { thinkMs: options.thinkMs } : {}),
     ...(options.mix ? { mix: options.mix } : {}),
   });
-  progress(`running ${options.clients} clients on ${keys.length} keys for ${options.durationMs / 1000} s, ${plan.length} fault(s) planned`);
+  progress(`running ${options.clients} clients on ${options.keys} keys for ${options.durationMs / 1000} s, ${plan.length} fault(s) planned`);
   const faults: FaultRecord[] = [];
   let healProblems: string[] = [];
   let elapsedMs: number;
@@ -81,17 +82,26 @@ export async function runChaosTest(store: RegisterStore, injector: FaultInjector
   progress('workload stopped, faults healed; waiting for every node to be back');
   const nodesNotBack = await injector.settled(options.recoverTimeoutMs ?? 30_000);
   await sleep(options.settleMs ?? 1_000);
-  progress('reading every key back');
+  const keys = workload.keys();
+  const keyNodes: Record<string, string> = {};
+  for (const key of keys) {
+    const node = store.locate?.(key);
+    if (node !== undefined) keyNodes[key] = node;
+  }
+  progress(`reading every key back (${keys.length} in ${workload.generations} generation(s))`);
   const finalReads = await readBack(store, recorder, keys, options.finalReadTimeoutMs ?? 20_000);
   progress('checking the history');
   const history = recorder.history();
-  const verdict = judgeHistory(history, finalReads, FINAL_READER, options.check);
+  // A longer run has more keys to check: its budget grows with it.
+  const verdict = judgeHistory(history, finalReads, FINAL_READER, { timeoutMs: Math.max(60_000, options.durationMs), ...options.check });
   return buildChaosReport({
     seed: options.seed,
     runId: options.runId,
     durationMs: options.durationMs,
     elapsedMs,
     clients: options.clients,
+    keysAtATime: options.keys,
+    generations: workload.generations,
     keys,
     keyNodes,
     faultKinds: [...options.faults],
@@ -107,10 +117,11 @@ export async function runChaosTest(store: RegisterStore, injector: FaultInjector
 /**
  * The run's keys, `k<i>-<runId>`: the part that varies comes first, since keys that differ only
  * in their last characters hash to neighbouring slots (CRC16 is linear), which one shard holds.
- * Where the store can locate keys they are taken from each node in turn, so every node's
- * faults meet some of the workload.
+ * Where the store can locate keys they are taken from each node in turn, starting `turn` nodes
+ * further each generation, so every node's faults meet some of the workload even with fewer
+ * keys than nodes.
  */
-export function pickKeys(count: number, runId: string, store: Pick<RegisterStore, 'locate'>): string[] {
+export function pickKeys(count: number, runId: string, store: Pick<RegisterStore, 'locate'>, turn = 0): string[] {
   const candidates = Array.from({ length: store.locate ? count * 16 : count }, (_, i) => `k${i + 1}-${runId}`);
   if (!store.locate) return candidates;
   const byNode = new Map<string, string[]>();
@@ -120,7 +131,9 @@ export function pickKeys(count: number, runId: string, store: Pick<RegisterStore
     if (!list) byNode.set(node, (list = []));
     list.push(key);
   }
-  const queues = [...byNode].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, list]) => list);
+  const sorted = [...byNode].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, list]) => list);
+  const shift = turn % sorted.length;
+  const queues = [...sorted.slice(shift), ...sorted.slice(0, shift)];
   const keys: string[] = [];
   for (let round = 0; keys.length < count; round++) {
     for (const queue of queues) if (round < queue.length && keys.length < count) keys.push(queue[round]);

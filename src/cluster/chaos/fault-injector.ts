@@ -27,7 +27,8 @@ export interface ClusterFaultInjectorOptions {
   nodeFaults: NodeFaults;
   /**
    * The faults of the workload's own member. A node adds latency only to what it sends, so a
-   * slow node is slow to the workload only once the workload's link to it is slowed as well.
+   * slow node is slow to the workload only once the workload's link to it is slowed as well;
+   * a partition is cut from both ends.
    */
   clientFaults: FaultPlan;
 }
@@ -56,6 +57,9 @@ export class ClusterFaultInjector implements FaultInjector {
         return `pid ${killNode(await this.#options.processes(), fault.node)}`;
       case 'partition': {
         const peers = await nodeFaults.partition(fault.node, { forMs: fault.forMs });
+        // The node refuses the workload too when it knows it as a member; cut from this end as
+        // well, so the workload is cut even when its membership record is being renewed.
+        clientFaults.set(fault.node, { partition: 'out', ...(fault.forMs ? { forMs: fault.forMs } : {}) });
         return `from ${peers.join(', ') || 'nobody'}`;
       }
       case 'slow': {

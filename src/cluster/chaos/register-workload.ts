@@ -8,6 +8,12 @@
  * compare-and-set names and the value it expects one and the same thing: a swap refused at
  * version v is a swap refused because the value was not the one read at v, and the checker's
  * register model (which compares values) judges exactly what the store did.
+ *
+ * Keys come in generations: once the workload has made `opsPerKey` operations per key on one
+ * set, the clients move on to a fresh set. The checker's search grows faster than linearly with
+ * one key's history (each uncertain operation stays open to the end), so bounded histories per
+ * key keep a long run checkable; the keys left behind still have to keep their last
+ * acknowledged value until the final read.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { seededRandom } from '../../core/index.ts';
@@ -20,7 +26,16 @@ export type WorkloadOperation = 'read' | 'write' | 'cas' | 'increment';
 export interface RegisterWorkloadOptions {
   store: RegisterStore;
   recorder: HistoryRecorder;
-  keys: readonly string[];
+  /** The keys of each generation, from 0; every call gives a set disjoint from the others. */
+  keys: (generation: number) => readonly string[];
+  /** Operations per key before the next generation (default 1000; Infinity: one generation). */
+  opsPerKey?: number;
+  /**
+   * Operations open on one key at a time, at most (default 4); a client finding every key at the
+   * limit waits. A kill leaves every operation open on the node's keys uncertain, and each one
+   * uncertain on a key doubles what the checker may have to search there.
+   */
+  maxOpenPerKey?: number;
   clients: number;
   /** Each client draws its choices from its own sequence derived from this. */
   seed: number;
@@ -34,6 +49,8 @@ const DEFAULT_MIX: Record<WorkloadOperation, number> = { read: 3, write: 2, cas:
 /** Written values are multiples of this; increments add 1 to MAX_DELTA, never enough to reach the next. */
 const VALUE_STEP = 1_000_000;
 const MAX_DELTA = 5;
+const DEFAULT_OPS_PER_KEY = 1000;
+const DEFAULT_MAX_OPEN_PER_KEY = 4;
 
 /** What a client last learned of a key: its value and version, or that it was absent. */
 type Known = StoredRegister | 'absent';
@@ -43,13 +60,17 @@ export class RegisterWorkload {
   readonly #options: RegisterWorkloadOptions;
   readonly #mix: Array<[WorkloadOperation, number]>;
   #nextValue = 1;
+  #generations: Array<readonly string[]> = [];
+  #opsInGeneration = 0;
+  /** Operations open per key. */
+  readonly #open = new Map<string, number>();
   #running = false;
   #clients: Promise<void>[] = [];
 
   constructor(options: RegisterWorkloadOptions) {
-    if (options.keys.length === 0) throw new RangeError('a workload needs at least one key');
     if (!Number.isInteger(options.clients) || options.clients < 1) throw new RangeError('a workload needs at least one client');
     this.#options = options;
+    this.#nextGeneration();
     const mix = { ...DEFAULT_MIX, ...options.mix };
     this.#mix = (Object.entries(mix) as Array<[WorkloadOperation, number]>).filter(([, weight]) => weight > 0);
     if (this.#mix.length === 0) throw new RangeError('the operation mix gives every operation weight 0');
@@ -61,6 +82,52 @@ export class RegisterWorkload {
     this.#clients = Array.from({ length: this.#options.clients }, (_, i) => this.#client(`c${i + 1}`, seededRandom(this.#options.seed * 7919 + i + 1)));
   }
 
+  /** Every key used so far, generation by generation. */
+  keys(): string[] {
+    return this.#generations.flat();
+  }
+
+  get generations(): number {
+    return this.#generations.length;
+  }
+
+  #nextGeneration(): void {
+    const keys = this.#options.keys(this.#generations.length);
+    if (keys.length === 0) throw new RangeError('a workload needs at least one key');
+    this.#generations.push(keys);
+    this.#opsInGeneration = 0;
+  }
+
+  /**
+   * The key of the next operation, counted as open until `#release`: a random one of the current
+   * generation with room for it, or undefined when none has. A generation moves on once it has
+   * had its share.
+   */
+  #take(random: () => number): string | undefined {
+    let keys = this.#generations[this.#generations.length - 1];
+    if (this.#opsInGeneration >= keys.length * (this.#options.opsPerKey ?? DEFAULT_OPS_PER_KEY)) {
+      this.#nextGeneration();
+      keys = this.#generations[this.#generations.length - 1];
+    }
+    const limit = this.#options.maxOpenPerKey ?? DEFAULT_MAX_OPEN_PER_KEY;
+    const start = Math.floor(random() * keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[(start + i) % keys.length];
+      const open = this.#open.get(key) ?? 0;
+      if (open >= limit) continue;
+      this.#open.set(key, open + 1);
+      this.#opsInGeneration++;
+      return key;
+    }
+    return undefined;
+  }
+
+  #release(key: string): void {
+    const open = (this.#open.get(key) ?? 1) - 1;
+    if (open > 0) this.#open.set(key, open);
+    else this.#open.delete(key);
+  }
+
   /** Stops issuing operations and resolves once every open one has ended. */
   async stop(): Promise<void> {
     this.#running = false;
@@ -70,10 +137,17 @@ export class RegisterWorkload {
   async #client(name: string, random: () => number): Promise<void> {
     const known = new Map<string, Known>();
     const thinkMs = this.#options.thinkMs ?? 2;
-    const { keys } = this.#options;
     while (this.#running) {
-      const key = keys[Math.floor(random() * keys.length)];
-      await this.#operation(this.#choose(random), name, key, known, random);
+      const key = this.#take(random);
+      if (key === undefined) {
+        await sleep(1);
+        continue;
+      }
+      try {
+        await this.#operation(this.#choose(random), name, key, known, random);
+      } finally {
+        this.#release(key);
+      }
       if (thinkMs > 0) await sleep(random() * thinkMs);
       else await new Promise((resolve) => setImmediate(resolve));
     }
