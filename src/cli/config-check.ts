@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { builtinStrategies } from '../balance/index.ts';
 import { findDefaultConfig, noConfigMessage } from '../cluster/index.ts';
 import { configFromModule, InvalidConfigError, type ShoalConfig } from '../core/index.ts';
-import { defineCollection } from '../data/index.ts';
+import { CHAOS_COLLECTION, defineCollection } from '../data/index.ts';
 import { CliError } from './args.ts';
 import { closest } from './suggest.ts';
 
@@ -86,6 +86,10 @@ function dataProblems(config: ShoalConfig): string[] {
         defineCollection(collection);
       } catch (err) {
         problems.push(`collection ${position}: ${err instanceof Error ? err.message : String(err)}`);
+        return;
+      }
+      if (collection.name === CHAOS_COLLECTION) {
+        problems.push(`collection ${position}: the name "${CHAOS_COLLECTION}" is reserved (shoal chaos test keeps its registers there); pick another`);
         return;
       }
       const first = seen.get(collection.name);

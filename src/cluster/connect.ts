@@ -47,6 +47,8 @@ export interface ClusterConnection {
   readonly coordinator: Coordinator;
   /** Calls any service of the cluster (built-in ones included: inside the cluster there is no gateway to pass). */
   readonly caller: RoutingCaller;
+  /** Network faults on this client's own traffic (none unless set): a chaos run slows or cuts its links to a node. */
+  readonly faults: FaultPlan;
   readonly logger: Logger;
   /** Leaves the cluster and closes the drivers; safe to call more than once. */
   close(): Promise<void>;
@@ -112,5 +114,5 @@ export async function connect(options: ConnectOptions): Promise<ClusterConnectio
     await close();
     throw err;
   }
-  return { nodeId: drivers.nodeId, coordinator: drivers.coordinator, caller: broker, logger: drivers.logger, close };
+  return { nodeId: drivers.nodeId, coordinator: drivers.coordinator, caller: broker, faults: drivers.faults, logger: drivers.logger, close };
 }

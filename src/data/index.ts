@@ -6,6 +6,7 @@
 export * from './types.ts';
 export { defineCollection, collectionSpec, documentRefOf, validateDocument, DEFAULT_MAX_DOCUMENT_BYTES } from './collection.ts';
 export { slotOf } from './slots.ts';
+export { chaosCollection, CHAOS_COLLECTION, withBuiltinCollections, type ChaosDocument } from './chaos-collection.ts';
 export { SqliteShardEngine } from './sqlite/index.ts';
 export { mergeShardResults } from './query/index.ts';
 

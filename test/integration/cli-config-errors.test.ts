@@ -88,6 +88,15 @@ describe('shoal up checks the config first', { timeout: 120_000 }, () => {
     assert.match(result.stderr, /collection\.ts: collection 1: /);
   });
 
+  it('refuses a collection named like the built-in one shoal chaos test uses', async () => {
+    const result = await upWith(
+      'reserved.ts',
+      `import { defineConfig } from '${core}';\nexport default defineConfig({ services: [], collections: [{ name: 'shoal_chaos', key: 'key' }] } as never);\n`,
+    );
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /collection 1: the name "shoal_chaos" is reserved/);
+  });
+
   it('finds shoal.config.ts in a directory, and says when there is none', async () => {
     const project = join(dir, 'project');
     await mkdir(project);

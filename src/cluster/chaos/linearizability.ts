@@ -241,6 +241,13 @@ function unsourced(ops: readonly Operation[]): Map<number, 1 | 2> {
     if (op.kind === 'cas' && op.outcome === 'ok' && op.result === false && op.expected === null) {
       // A swap from absent that failed saw some value there: anything written will do.
       found = level(op, () => true);
+    } else if (op.kind === 'cas' && op.outcome === 'ok' && op.result === false) {
+      // One that expected a value saw another one there: removing the write that put it there
+      // would turn "lost a race" into a refusal nothing explains. Absent, at the start, is
+      // another value too, until a write surely replaced it; and never "never written".
+      const expected = stateKey(op.expected);
+      found = level(op, (key) => key !== expected) === 0 ? 0 : 1;
+      if (found === 1 && !sure.some((x) => x.op.ret < op.call)) found = 0;
     } else {
       const value = observed(op);
       if (value === null) continue;

@@ -2,6 +2,7 @@ import type { Coordinator } from '../../control/index.ts';
 import type { Logger } from '../../core/index.ts';
 import type { RebalancerOptions } from '../rebalance/rebalancer.ts';
 import type { AnyCollectionDefinition } from '../router/data-router.ts';
+import { withBuiltinCollections } from '../chaos-collection.ts';
 import { DataHost } from './data-host.ts';
 
 /** The data store's part of `shoal.config.ts` (besides `collections`). */
@@ -40,7 +41,7 @@ export function dataHostFromConfig(options: {
     ...(options.zone !== undefined ? { zone: options.zone } : {}),
     dir: options.dir,
     coordinator: options.coordinator,
-    collections: config.collections,
+    collections: withBuiltinCollections(config.collections),
     groups: config.data?.groups?.[options.nodeId] ?? [],
     logger: options.logger,
     rebalancer: {
