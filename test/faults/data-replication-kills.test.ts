@@ -77,7 +77,7 @@ describe('data replication: shard leaders killed under load', { timeout: 420_000
 
   before(async () => {
     dir = await tempClusterDir();
-    cluster = await startCluster({ nodes: 3, gateways: 0, dir, port: await freePortBase(4), config: join(import.meta.dirname, '../support/data-cluster-config.ts'), stopGraceMs: 10_000 });
+    cluster = await startCluster({ nodes: 3, gateways: 1, dir, port: await freePortBase(4), config: join(import.meta.dirname, '../support/data-cluster-config.ts'), stopGraceMs: 10_000 });
     const secret = (await readFile(join(dir, 'secret'), 'utf8')).trim();
     connection = await connect({ controlUrl: cluster.controlUrl, secret });
     client = await createDataClient(connection, { collections: [chaosCollection] });
