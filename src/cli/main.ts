@@ -7,6 +7,7 @@ import { CliError, globalFlags, HelpRequested, UsageError, type CommandSpec } fr
 import { bench, benchSpec } from './commands/bench.ts';
 import { call, callSpec } from './commands/call.ts';
 import { chaos } from './commands/chaos.ts';
+import { data, dataSpec } from './commands/data.ts';
 import { chaosSpec } from './commands/chaos-spec.ts';
 import { down, downSpec } from './commands/down.ts';
 import { init, initSpec } from './commands/init.ts';
@@ -29,6 +30,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   scale,
   rebalance,
   chaos,
+  data,
   bench,
   lb: runLb,
   _run: runRoleCommand,
@@ -40,7 +42,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
  * `parseWith(spec, argv)`, or passes them straight to `parseCommand(argv, flags, about?)`:
  * either way `--help`, the global flags and the did-you-mean errors come from args.ts.
  */
-const specs: readonly CommandSpec[] = [initSpec, upSpec, downSpec, statusSpec, callSpec, scaleSpec, rebalanceSpec, chaosSpec, lbSpec, benchSpec];
+const specs: readonly CommandSpec[] = [initSpec, upSpec, downSpec, statusSpec, callSpec, scaleSpec, rebalanceSpec, dataSpec, chaosSpec, lbSpec, benchSpec];
 
 /** Internal commands: run by the supervisor, never listed or suggested. */
 const hidden = new Set(['_run']);

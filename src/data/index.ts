@@ -12,7 +12,7 @@ export { mergeShardResults } from './query/index.ts';
 
 export { ShardMap, DEFAULT_PLACEMENT, placementOf, type ShardMapData, type ShardRecord, type SlotRange } from './map/shard-map.ts';
 export { ShardMapCache } from './map/map-cache.ts';
-export { MAP_KEY, REBALANCER_KEY, REBALANCE_REQUEST_KEY, REBALANCE_PROGRESS_KEY, MOVES_PREFIX, DATA_NODES_PREFIX } from './map/keys.ts';
+export { MAP_KEY, REBALANCER_KEY, REBALANCE_REQUEST_KEY, REBALANCE_PROGRESS_KEY, MOVES_PREFIX, DATA_NODES_PREFIX, LEADER_REQUESTS_PREFIX } from './map/keys.ts';
 export { redirectOf } from './map/redirect.ts';
 export { DataRouter, type AnyCollectionDefinition, type DataCaller, type DataRouterOptions } from './router/data-router.ts';
 export { CollectionClient, type Versioned, type DocumentAddress, type ScanOptions } from './router/collection-client.ts';

@@ -14,3 +14,5 @@ export const DATA_NODES_PREFIX = 'data/nodes/';
 export function moveKey(placement: string, firstSlot: number): string {
   return `${MOVES_PREFIX}${encodeURIComponent(placement)}/${firstSlot}`;
 }
+/** `shoal data leader` asks for a shard's leadership here: `data/leader-requests/<shard>` → { node }. */
+export const LEADER_REQUESTS_PREFIX = 'data/leader-requests/';

@@ -21,8 +21,18 @@ export function placementOf(group: string | undefined): string {
 export interface ShardRecord {
   id: number;
   placement: string;
-  /** Node ids, leader first. One replica for now; followers come with replication. */
+  /**
+   * Node ids of the replica set. The first is the shard's home: the node it was made for, and
+   * its preferred leader unless `preferredLeader` names another.
+   */
   replicas: string[];
+  /** Set by `shoal data leader`: leadership is handed to this replica while it is one. */
+  preferredLeader?: string;
+}
+
+/** The replica a shard's leadership should go to. */
+export function preferredLeaderOf(record: ShardRecord): string | undefined {
+  return record.preferredLeader !== undefined && record.replicas.includes(record.preferredLeader) ? record.preferredLeader : record.replicas[0];
 }
 
 /** Inclusive slot range owned by one shard. */

@@ -1,6 +1,6 @@
 import { Membership, type Coordinator, type MemberRecord, type Watch } from '../../control/index.ts';
 import { ShoalError, silentLogger, toShoalError, type Logger } from '../../core/index.ts';
-import { DATA_NODES_PREFIX, MAP_KEY, MOVES_PREFIX, REBALANCE_PROGRESS_KEY, REBALANCE_REQUEST_KEY } from '../map/keys.ts';
+import { DATA_NODES_PREFIX, LEADER_REQUESTS_PREFIX, MAP_KEY, MOVES_PREFIX, REBALANCE_PROGRESS_KEY, REBALANCE_REQUEST_KEY } from '../map/keys.ts';
 import type { ShardMapCache } from '../map/map-cache.ts';
 import { encodeRanges, parseShardMap, type ShardMap, type ShardMapData } from '../map/shard-map.ts';
 import type { DataCaller } from '../router/data-router.ts';
@@ -55,6 +55,7 @@ export class Rebalancer {
   private readonly lastSeen = new Map<string, DataNodeInfo>();
   private nodesWatch?: Watch;
   private requestWatch?: Watch;
+  private leaderWatch?: Watch;
   private wake?: () => void;
   private stopped = false;
   private loop?: Promise<void>;
@@ -80,6 +81,7 @@ export class Rebalancer {
     await this.lease.resign();
     this.nodesWatch?.close();
     this.requestWatch?.close();
+    this.leaderWatch?.close();
     this.nodesView.close();
     await this.loop?.catch(() => undefined);
   }
@@ -91,6 +93,7 @@ export class Rebalancer {
       await this.lead(leadership).catch((err: unknown) => this.logger.error({ err: toShoalError(err).message }, 'rebalancer leadership ended with an error'));
       this.nodesWatch?.close();
       this.requestWatch?.close();
+      this.leaderWatch?.close();
     }
   }
 
@@ -103,6 +106,7 @@ export class Rebalancer {
       this.trigger();
     });
     this.requestWatch = coordinator.watch(REBALANCE_REQUEST_KEY, () => this.trigger());
+    this.leaderWatch = coordinator.watch(LEADER_REQUESTS_PREFIX, () => this.trigger());
     leadership.signal.addEventListener('abort', () => this.trigger());
     const previous = await coordinator.get(REBALANCE_PROGRESS_KEY).catch(() => undefined);
     if (previous?.value && typeof previous.value === 'object') {
@@ -150,6 +154,7 @@ export class Rebalancer {
       await resolveMove(ctx, entry.key, entry.value, entry.version);
     }
 
+    await this.leaderRequests(leadership);
     const now = Date.now();
     const map = await this.options.maps.refresh();
     const { nodes, dead } = this.presentNodes(map, now);
@@ -198,6 +203,24 @@ export class Rebalancer {
     }
     // The next pass (right away) finds nothing left to do and reports idle.
     this.trigger();
+  }
+
+  /** `shoal data leader` requests: each names the replica a shard's leadership should go to. */
+  private async leaderRequests(leadership: Leadership): Promise<void> {
+    const { entries } = await this.options.coordinator.list(LEADER_REQUESTS_PREFIX);
+    for (const entry of entries) {
+      const request = entry.value as { shard?: unknown; node?: unknown } | null;
+      const shard = Number(request?.shard);
+      const node = request?.node;
+      const record = this.options.maps.map.shard(shard);
+      if (record && typeof node === 'string' && record.replicas.includes(node) && record.preferredLeader !== node) {
+        await this.writeMap(leadership, (data) => ({ ...data, shards: { ...data.shards, [String(shard)]: { ...data.shards[String(shard)], preferredLeader: node } } }));
+        this.logger.info({ shard, node }, 'preferred leader set');
+      } else if (!record || typeof node !== 'string' || !record.replicas.includes(node)) {
+        this.logger.warn({ shard: request?.shard, node }, 'leader request names no replica of a shard; dropped');
+      }
+      await this.options.coordinator.delete(entry.key).catch(() => undefined);
+    }
   }
 
   /**

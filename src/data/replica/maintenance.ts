@@ -1,5 +1,6 @@
 import { silentLogger, toShoalError, type Logger } from '../../core/index.ts';
 import type { ShardMapCache } from '../map/map-cache.ts';
+import { preferredLeaderOf } from '../map/shard-map.ts';
 import type { ShardHost } from '../node/shard-host.ts';
 import { nextReplicaChange } from './reconcile.ts';
 
@@ -48,7 +49,8 @@ export class ReplicaMaintenance {
       if (!group.isLeader) continue;
       const record = map.shard(group.shard);
       if (!record) continue;
-      const change = nextReplicaChange(group.status, record.replicas, { electionTicks: this.#host.timing.electionTicks });
+      const preferred = preferredLeaderOf(record);
+      const change = nextReplicaChange(group.status, record.replicas, { electionTicks: this.#host.timing.electionTicks, ...(preferred !== undefined ? { preferred } : {}) });
       if (!change) continue;
       try {
         if (change.kind === 'transfer') {

@@ -13,7 +13,7 @@ export type ReplicaChange = { kind: 'config'; config: ClusterConfig; reason: str
 /** A follower within this many entries of the leader's last index counts as caught up. */
 export const CAUGHT_UP_ENTRIES = 64;
 
-export function nextReplicaChange(status: RaftStatus, desired: readonly string[], options: { electionTicks: number }): ReplicaChange | undefined {
+export function nextReplicaChange(status: RaftStatus, desired: readonly string[], options: { electionTicks: number; preferred?: string }): ReplicaChange | undefined {
   if (status.role !== 'leader' || desired.length === 0) return undefined;
   const { voters, learners } = status.config;
   const member = new Set([...voters, ...learners]);
@@ -40,7 +40,7 @@ export function nextReplicaChange(status: RaftStatus, desired: readonly string[]
   if (extraVoter && allWantedVote) return { kind: 'config', config: { voters: voters.filter((id) => id !== extraVoter), learners: [...learners] }, reason: `remove ${extraVoter}` };
   const extraLearner = learners.find((id) => !wanted.has(id));
   if (extraLearner) return { kind: 'config', config: { voters: [...voters], learners: learners.filter((id) => id !== extraLearner) }, reason: `remove learner ${extraLearner}` };
-  const preferred = desired[0];
+  const preferred = options.preferred !== undefined && wanted.has(options.preferred) ? options.preferred : desired[0];
   if (preferred !== status.id && wanted.has(status.id) && voters.includes(preferred) && caughtUp(preferred)) return { kind: 'transfer', to: preferred, reason: 'hand leadership to the preferred replica' };
   return undefined;
 }

@@ -3,6 +3,9 @@ import { ShoalError, silentLogger, toShoalError, type Logger } from '../../core/
 import type { ReplicaState, ShardCommand, ShardCommandResult, ShardEngine } from '../types.ts';
 import type { ReplicaTiming } from './timing.ts';
 
+/** How long a write appended by a leader that lost its role may wait to be applied here before it is failed as uncertain. */
+const ORPHANED_PROPOSAL_MS = 3_000;
+
 interface PendingProposal {
   term: number;
   resolve: (result: ShardCommandResult) => void;
@@ -334,18 +337,38 @@ export class ReplicaGroup {
       this.#logger.info({ role: status.role, term: status.term, leader: status.leader }, 'shard leadership changed');
     }
     if (was.role === 'leader' && status.role !== 'leader') {
-      // Appended but not known committed: another leader may commit them, or may not.
-      this.#failAll(new ShoalError('UNAVAILABLE', `shard ${this.shard} lost its leader before the write was known committed`, { uncertain: true, notLeader: true, leader: status.leader }));
+      // Reads must go to the new leader now. Writes already appended may still commit under it
+      // (a planned hand-over always does): each is answered when this replica applies its
+      // index, or refused when another entry takes the index, or, after a while with neither,
+      // failed as uncertain.
+      this.#failReads();
+      const pending = [...this.#proposals.keys()];
+      if (pending.length > 0) {
+        const timer = setTimeout(() => this.#failProposals(pending, new ShoalError('UNAVAILABLE', `shard ${this.shard} lost its leader before the write was known committed`, { uncertain: true, notLeader: true, leader: this.#status.leader })), ORPHANED_PROPOSAL_MS);
+        timer.unref();
+      }
     }
   }
 
-  #failAll(proposalError: ShoalError): void {
-    for (const pending of this.#proposals.values()) pending.reject(proposalError);
-    this.#proposals.clear();
+  #failProposals(indexes: readonly number[], error: ShoalError): void {
+    for (const index of indexes) {
+      const pending = this.#proposals.get(index);
+      if (!pending) continue;
+      this.#proposals.delete(index);
+      pending.reject(error);
+    }
+  }
+
+  #failReads(): void {
     const readError = notLeaderError(this.shard, this.#status.leader);
     for (const read of this.#reads.values()) read.reject(readError);
     this.#reads.clear();
     this.#confirmedReads.length = 0;
+  }
+
+  #failAll(proposalError: ShoalError): void {
+    this.#failProposals([...this.#proposals.keys()], proposalError);
+    this.#failReads();
   }
 
   #startSnapshot(to: string): void {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ShoalError, toShoalError } from '../../core/index.ts';
-import type { ShardMap } from '../map/shard-map.ts';
+import { preferredLeaderOf, type ShardMap } from '../map/shard-map.ts';
 import type { DataCaller } from './data-router.ts';
 
 /**
@@ -17,7 +17,8 @@ export class ShardLeaders {
   nodeFor(map: ShardMap, shard: number): string | undefined {
     const replicas = map.shard(shard)?.replicas ?? [];
     const hint = this.#hints.get(shard);
-    return hint !== undefined && replicas.includes(hint) ? hint : replicas[0];
+    const record = map.shard(shard);
+    return hint !== undefined && replicas.includes(hint) ? hint : record && preferredLeaderOf(record);
   }
 
   /** A replica for a read that accepts a follower's view: this node when it holds one, else the leader. */
