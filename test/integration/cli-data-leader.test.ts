@@ -6,13 +6,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterStatus } from '../../src/cluster/index.ts';
 import type { ShardReplication } from '../../src/data/index.ts';
-import { adminTokenOf, callGateway, cliStatus, freePortBase, isAlive, killLeftovers, removeDir, runCli, tempClusterDir } from '../support/cluster-harness.ts';
+import { callGateway, cliStatus, freePortBase, isAlive, killLeftovers, removeDir, runCli, tempClusterDir } from '../support/cluster-harness.ts';
 import { eventually } from '../support/eventually.ts';
 
 describe('shoal data leader and replication in shoal status', { timeout: 240_000 }, () => {
   let dir = '';
   let gateway = '';
-  let token = '';
   const pids = new Set<number>();
   const remember = (status: ClusterStatus) => {
     pids.add(status.supervisorPid);
@@ -30,7 +29,6 @@ describe('shoal data leader and replication in shoal status', { timeout: 240_000
     const status = await cliStatus(dir);
     remember(status);
     gateway = status.gateway;
-    token = adminTokenOf(dir);
   });
 
   after(async () => {
