@@ -78,6 +78,7 @@ export class ReplicaGroup {
   /** A store that came up empty and was given nothing yet must not vote: it may have voted before it lost its disk. */
   #amnesiac: boolean;
   #lastLeaderContact = 0;
+  #lastTickAt = performance.now();
   #compactedThrough: number;
   readonly #ticker: NodeJS.Timeout;
   readonly #snapshotsInFlight = new Set<string>();
@@ -184,6 +185,9 @@ export class ReplicaGroup {
   readBarrier(): Promise<void> {
     if (!this.isLeader) return Promise.reject(notLeaderError(this.shard, this.#status.leader));
     const id = this.#nextReadId++;
+    // The lease is judged on time as it is now, not as the last timer saw it.
+    this.#catchUpTicks();
+    if (!this.isLeader) return Promise.reject(notLeaderError(this.shard, this.#status.leader));
     try {
       this.#raft.read(id);
     } catch (err) {
@@ -268,8 +272,22 @@ export class ReplicaGroup {
 
   #tick(): void {
     if (this.#closed || this.#installing) return;
-    this.#raft.tick();
+    this.#catchUpTicks();
     this.#schedule();
+  }
+
+  /**
+   * Ticks as many times as wall-clock time says, however late the timer fires: after a stall (a
+   * GC pause, a busy machine) a leader must see its lease as over, never as longer than it was.
+   */
+  #catchUpTicks(): void {
+    const now = performance.now();
+    let due = Math.floor((now - this.#lastTickAt) / this.#options.timing.tickMs);
+    if (due <= 0) return;
+    this.#lastTickAt += due * this.#options.timing.tickMs;
+    // Past a few election timeouts, more ticks change nothing.
+    due = Math.min(due, this.#options.timing.electionTicks * 4);
+    for (let i = 0; i < due; i++) this.#raft.tick();
   }
 
   #schedule(): void {
