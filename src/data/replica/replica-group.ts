@@ -316,11 +316,17 @@ export class ReplicaGroup {
   }
 
   async #handle(ready: Ready): Promise<void> {
+    // A leader's appends may go before its own disk write: the core counts this replica for
+    // commit only once the step persisted its entries. Every other message (a vote, an append's
+    // answer) waits for the disk, as the contract's rule says.
+    const early = ready.messages.filter((m) => m.type === 'append');
+    const late = early.length === 0 ? ready.messages : ready.messages.filter((m) => m.type !== 'append');
+    if (early.length > 0) this.#options.send(early);
     let results: ShardCommandResult[] = [];
     if (ready.hardState || ready.entries.length > 0 || ready.committed.length > 0) {
       results = await this.#engine.replicaStep({ hardState: ready.hardState, entries: ready.entries, committed: ready.committed });
     }
-    if (ready.messages.length > 0) this.#options.send(ready.messages);
+    if (late.length > 0) this.#options.send(late);
     ready.committed.forEach((entry, i) => {
       this.#applied = entry.index;
       const pending = this.#proposals.get(entry.index);
