@@ -1,10 +1,11 @@
 /**
  * The shard map as `$data.map` shows it (each shard's replica set, leader and in-sync
  * followers) and the checks fault tests make on it: what keeps a shard from being fully
- * replicated, and whether every slot is owned.
+ * replicated, whether every slot is owned, and whether the rebalancer is done.
  */
+import type { Coordinator } from '../../src/control/index.ts';
 import type { RoutingCaller } from '../../src/runtime/index.ts';
-import { SLOT_COUNT, type ShardReplication, type SlotRange } from '../../src/data/index.ts';
+import { MOVES_PREFIX, REBALANCE_PROGRESS_KEY, SLOT_COUNT, ShardMapCache, type RebalanceProgress, type ShardReplication, type SlotRange } from '../../src/data/index.ts';
 
 export interface ReplicationMap {
   version: number;
@@ -64,4 +65,23 @@ export function unownedSlots(map: ReplicationMap): Record<string, number> {
     if (owned !== SLOT_COUNT) unowned[placement] = SLOT_COUNT - owned;
   }
   return unowned;
+}
+
+/**
+ * Resolves when the rebalancer is done: no move in flight, its progress idle, and each
+ * placement's slots spread evenly (within one) over `shards` shards; throws what is not yet so.
+ */
+export async function expectBalanced(coordinator: Coordinator, shards: number): Promise<void> {
+  // refresh() alone reads the map once and starts no watch: nothing to close.
+  const [moves, progress, map] = await Promise.all([coordinator.list(MOVES_PREFIX), coordinator.get(REBALANCE_PROGRESS_KEY), new ShardMapCache(coordinator).refresh()]);
+  const problems: string[] = [];
+  if (moves.entries.length > 0) problems.push(`${moves.entries.length} move(s) in flight`);
+  const state = (progress?.value as RebalanceProgress | undefined)?.state;
+  if (state !== 'idle') problems.push(`rebalancer ${state ?? 'unknown'}`);
+  for (const placement of map.placements()) {
+    const counts = map.shardsOf(placement).map((h) => h.slots.length);
+    if (counts.length !== shards || Math.max(...counts) - Math.min(...counts) > 1) problems.push(`placement ${placement}: slots per shard ${counts.join(',')}`);
+  }
+  if (map.placements().length === 0) problems.push('no map yet');
+  if (problems.length > 0) throw new Error(problems.join('; '));
 }
