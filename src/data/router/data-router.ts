@@ -166,21 +166,21 @@ export class DataRouter {
     let pending = refs.map((ref, index) => ({ ...ref, slot: slotOf(ref.key), index }));
     for (let attempt = 1; pending.length > 0; attempt++) {
       const map = await this.currentMap();
-      const byNode = new Map<string, typeof pending>();
-      const shardOfNode = new Map<string, number>();
+      // By shard, not by node: a node may lead several shards (its own and one whose home node
+      // died), and a shard answers only for its own slots.
+      const byShard = new Map<number, typeof pending>();
       for (const ref of pending) {
         const { shard } = map.locate(placement, ref.slot);
-        const node = this.leaders.nodeFor(map, shard)!;
-        shardOfNode.set(node, shard);
-        let list = byNode.get(node);
-        if (!list) byNode.set(node, (list = []));
+        let list = byShard.get(shard);
+        if (!list) byShard.set(shard, (list = []));
         list.push(ref);
       }
       const retry: typeof pending = [];
       let lastError: unknown;
       let newestVersion = 0;
       await Promise.all(
-        [...byNode].map(async ([node, group]) => {
+        [...byShard].map(async ([shard, group]) => {
+          const node = this.leaders.nodeFor(map, shard)!;
           try {
             const docs = (await this.caller.call(
               '$data',
@@ -192,7 +192,7 @@ export class DataRouter {
             group.forEach((r, i) => (out[r.index] = docs[i] ?? undefined));
           } catch (err) {
             if (!notApplied(err)) throw err;
-            this.leaders.learn(map, shardOfNode.get(node)!, node, err);
+            this.leaders.learn(map, shard, node, err);
             newestVersion = Math.max(newestVersion, redirectOf(err)?.mapVersion ?? 0);
             lastError = err;
             retry.push(...group);
