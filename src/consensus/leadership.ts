@@ -55,6 +55,7 @@ export class Leadership {
       log: host.log,
       maxEntriesPerAppend: host.maxEntriesPerAppend,
       maxInflightAppends: host.maxInflightAppends,
+      retransmitTicks: host.electionTicks,
       round: () => this.#lease.round,
       send: (message) => host.send(message),
       requestSnapshot: (to) => host.requestSnapshot(to),
@@ -64,6 +65,11 @@ export class Leadership {
     host.log.append({ index: this.#termStart, term: host.term, type: 'noop' });
     this.#lease.startRound(host.now());
     this.#replicator.replicateAll();
+  }
+
+  /** Whether an entry of this term has committed (everything earlier leaders committed has, then). */
+  get termCommitted(): boolean {
+    return this.#host.log.commit >= this.#termStart;
   }
 
   get transferring(): PeerId | null {

@@ -24,13 +24,16 @@ export class Progress {
   #pendingSnapshot = 0;
   #silentTicks = 0;
   #ackedRound = 0;
-  /** match as it stood at the previous heartbeat, to notice a pipeline that lost a message. */
-  #matchAtBeat = 0;
+  /** Ticks the pipeline has gone unanswered while appends are in flight. */
+  #unansweredTicks = 0;
+  readonly #retransmitTicks: number;
 
-  constructor(id: PeerId, next: number, maxInflight: number) {
+  /** A pipeline unanswered for retransmitTicks is taken to have lost a message. */
+  constructor(id: PeerId, next: number, maxInflight: number, retransmitTicks: number) {
     this.id = id;
     this.#next = next;
     this.#maxInflight = maxInflight;
+    this.#retransmitTicks = retransmitTicks;
   }
 
   get mode(): ProgressMode {
@@ -61,8 +64,18 @@ export class Progress {
     return this.#inflight.length >= this.#maxInflight;
   }
 
+  /**
+   * A lost append in the middle of a pipeline shows up as refusals of the ones after it; the
+   * last one lost shows up only as silence, so after retransmitTicks of it the follower is
+   * probed again from match.
+   */
   tick(): void {
     this.#silentTicks++;
+    if (this.#mode !== 'replicate' || this.#inflight.length === 0) {
+      this.#unansweredTicks = 0;
+    } else if (++this.#unansweredTicks >= this.#retransmitTicks) {
+      this.#becomeProbe(this.#match + 1);
+    }
   }
 
   /** Any answer in the leader's term: the follower is alive and saw heartbeat round `round`. */
@@ -86,6 +99,7 @@ export class Progress {
     this.#probeSent = false;
     const moved = index > this.#match;
     if (moved) {
+      this.#unansweredTicks = 0;
       this.#match = index;
       if (this.#next <= index) this.#next = index + 1;
     }
@@ -122,17 +136,6 @@ export class Progress {
     this.#becomeProbe(ok ? Math.max(this.#match, this.#pendingSnapshot) + 1 : this.#match + 1);
     this.#probeSent = true;
     return true;
-  }
-
-  /**
-   * Called at each heartbeat. A pipeline that made no progress over a whole heartbeat interval
-   * while entries are outstanding probably lost a message: fall back to probing from match.
-   */
-  beat(lastIndex: number): void {
-    if (this.#mode === 'replicate' && this.#match < lastIndex && this.#match === this.#matchAtBeat && this.#next > this.#match + 1) {
-      this.#becomeProbe(this.#match + 1);
-    }
-    this.#matchAtBeat = this.#match;
   }
 
   #becomeProbe(next: number): void {

@@ -10,7 +10,7 @@ import { acceptAppend } from './follower.ts';
 import { Leadership, type LeaderVerdict } from './leadership.ts';
 import { acceptMessage } from './message-check.ts';
 import { checkBoot, isSnapshotMeta, readSettings, type RaftSettings } from './options.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, type StatusHead } from './outbox.ts';
 import { checkConfigChange, copyConfig, isVoter } from './quorum.ts';
 import { RaftLog } from './raft-log.ts';
 import type { ClusterConfig, HardState, PeerId, RaftBoot, RaftMessage, RaftOptions, RaftRole, RaftStatus, Ready, SnapshotMeta } from './types.ts';
@@ -53,7 +53,7 @@ export class RaftNode {
     // votes for electionTicks; it cannot know, so after a restart with a term it keeps that promise.
     this.#sinceLeader = this.#term > 0 ? 0 : this.#settings.electionTicks;
     this.#resetElectionTimer();
-    this.#outbox = new Outbox(boot.hardState, this.#statusKey());
+    this.#outbox = new Outbox(boot.hardState, this.#statusHead());
   }
 
   tick(): void {
@@ -101,6 +101,13 @@ export class RaftNode {
     if (this.#log.configIndex > this.#log.commit) {
       throw new ShoalError('CONFLICT', 'an earlier config change is not committed yet', { pendingIndex: this.#log.configIndex, commit: this.#log.commit });
     }
+    // Until an entry of its own term commits, a new leader may hold an uncommitted config of an
+    // earlier leader that is not in every majority's log; a change on top of it could leave two
+    // configs without a common majority (the single-server change bug the dissertation's
+    // erratum fixes this way).
+    if (!leadership.termCommitted) {
+      throw new ShoalError('CONFLICT', 'a new leader changes the config only once an entry of its term is committed', { commit: this.#log.commit });
+    }
     return leadership.propose({ type: 'config', config: checkConfigChange(this.#log.config, config) });
   }
 
@@ -127,7 +134,7 @@ export class RaftNode {
       this.#log.hasToApply() ||
       this.#outbox.hasMail ||
       this.#outbox.hardStateChanged(this.#hardState()) ||
-      this.#outbox.statusChanged(this.#statusKey()) ||
+      this.#outbox.statusChanged(this.#statusHead()) ||
       (this.#leadership?.roundWanted ?? false)
     );
   }
@@ -136,7 +143,7 @@ export class RaftNode {
     this.#leadership?.flushRound();
     const entries = this.#log.takeToPersist();
     const committed = this.#log.takeToApply();
-    const { hardState, statusChanged, messages, snapshots, reads } = this.#outbox.take(this.#hardState(), this.#statusKey());
+    const { hardState, statusChanged, messages, snapshots, reads } = this.#outbox.take(this.#hardState(), this.#statusHead());
     return {
       ...(hardState ? { hardState } : {}),
       entries,
@@ -356,7 +363,7 @@ export class RaftNode {
     return this.#role === 'preCandidate' ? 'follower' : this.#role;
   }
 
-  #statusKey(): string {
-    return `${this.#publicRole()} ${this.#term} ${this.#leader ?? ''}`;
+  #statusHead(): StatusHead {
+    return { role: this.#publicRole(), term: this.#term, leader: this.#leader };
   }
 }

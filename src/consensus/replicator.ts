@@ -17,6 +17,7 @@ export interface ReplicationHost {
   readonly log: RaftLog;
   readonly maxEntriesPerAppend: number;
   readonly maxInflightAppends: number;
+  readonly retransmitTicks: number;
   /** The heartbeat round appends carry now. */
   round(): number;
   send(message: RaftMessage): void;
@@ -37,7 +38,7 @@ export class Replicator {
     const members = new Set(othersIn(config, this.#host.id));
     for (const id of this.#peers.keys()) if (!members.has(id)) this.#peers.delete(id);
     for (const id of members) {
-      if (!this.#peers.has(id)) this.#peers.set(id, new Progress(id, this.#host.log.lastIndex + 1, this.#host.maxInflightAppends));
+      if (!this.#peers.has(id)) this.#peers.set(id, new Progress(id, this.#host.log.lastIndex + 1, this.#host.maxInflightAppends, this.#host.retransmitTicks));
     }
   }
 
@@ -73,7 +74,6 @@ export class Replicator {
   heartbeat(): void {
     const log = this.#host.log;
     for (const progress of this.#peers.values()) {
-      progress.beat(log.lastIndex);
       const prevIndex = Math.max(progress.match, log.snapshot.index);
       this.#send(progress.id, prevIndex, []);
     }
