@@ -23,6 +23,8 @@ export interface LeaderHost {
   readonly heartbeatTicks: number;
   readonly maxEntriesPerAppend: number;
   readonly maxInflightAppends: number;
+  /** Whether reads may use the lease (otherwise each waits for a heartbeat round). */
+  readonly leaseReads: boolean;
   now(): number;
   send(message: RaftMessage): void;
   requestSnapshot(to: PeerId): number;
@@ -154,7 +156,7 @@ export class Leadership {
   }
 
   #serveRead(id: number): void {
-    if (this.leaseValid()) {
+    if (this.#host.leaseReads && this.leaseValid()) {
       this.#host.confirmRead(id, this.#host.log.commit);
       return;
     }

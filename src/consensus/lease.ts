@@ -14,8 +14,8 @@
  * voter heard round r no earlier than it was sent, so no vote is granted before electionTicks
  * of its ticks have passed since sentAt(r). With tick rates equal, two replicas' ticks may still
  * be out of phase by up to one tick; the −1 is that margin (clock-rate drift beyond it is not
- * covered: a host whose tick sources may drift apart should read through ReadIndex, `read()`
- * without the lease, by keeping leases unused). While the lease holds, no other leader exists
+ * covered: a host whose tick sources may drift apart sets `leaseReads: false`, and reads go
+ * through ReadIndex). While the lease holds, no other leader exists
  * and none has committed anything this leader does not know, so it may answer reads from its
  * state at its commit index without a round trip. It must have committed an entry of its own
  * term first, or its commit index may lag what earlier leaders committed.

@@ -135,6 +135,12 @@ export interface RaftOptions {
   maxEntriesPerAppend?: number;
   /** Appends in flight per follower before waiting for replies (pipelining; default 64). */
   maxInflightAppends?: number;
+  /**
+   * Whether a leader answers reads from its lease without a round trip (default true). The
+   * lease assumes replicas' ticks run at the same rate; a host that cannot promise that turns
+   * it off, and every read waits for a heartbeat round (ReadIndex).
+   */
+  leaseReads?: boolean;
 }
 
 /** What a restarted replica loads from its disk. */

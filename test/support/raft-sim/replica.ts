@@ -45,6 +45,7 @@ export interface ReplicaSettings {
   heartbeatTicks: number;
   maxEntriesPerAppend: number;
   maxInflightAppends: number;
+  leaseReads: boolean;
 }
 
 export class SimReplica {
@@ -205,12 +206,17 @@ export class SimReplica {
     this.#world.applied(this.id, entry);
   }
 
+  /**
+   * Answers each read whose index is applied from the state as it stood at that index (as a
+   * versioned store could): the oldest answer the contract allows, so a read index that is
+   * too low shows.
+   */
   #answerReads(): void {
     const applied = this.state.length;
     const waiting: Array<{ id: number; index: number }> = [];
     for (const read of this.#reads) {
       if (read.index > applied) waiting.push(read);
-      else this.#world.checker.readAnswered(read.id, this.id, applied, (index) => this.state[index - 1]?.key);
+      else this.#world.checker.readAnswered(read.id, this.id, read.index, (index) => (index <= read.index ? this.state[index - 1]?.key : undefined));
     }
     this.#reads = waiting;
   }

@@ -7,8 +7,9 @@
  * acknowledged write. One seed gives one run, exactly.
  */
 import type { ClusterConfig, LogEntry, RaftMessage, RaftStatus, SnapshotMeta } from '../../../src/consensus/index.ts';
-import { seededRandom, ShoalError } from '../../../src/core/index.ts';
+import { seededRandom } from '../../../src/core/index.ts';
 import { SafetyChecker, SimulationViolation } from './checker.ts';
+import { SimClients } from './clients.ts';
 import { SimNetwork, type NetworkProfile } from './network.ts';
 import { SimReplica, type AppliedRecord, type HostFault, type ReplicaWorld } from './replica.ts';
 
@@ -41,7 +42,7 @@ const ELECTION_TICKS = 10;
 /** Ticks the healed group gets to converge at the end: liveness, counted in logical time. */
 const RUN_OUT_TICKS = 60 * ELECTION_TICKS;
 const LOG_MATCHING_EVERY = 100;
-const MAX_UNCOMMITTED = 40;
+const CLIENTS = 3;
 
 export class Simulation {
   readonly #options: SimulationOptions;
@@ -57,21 +58,34 @@ export class Simulation {
   readonly #later = new Map<number, Array<() => void>>();
   readonly #report: SimulationReport;
   #now = 0;
+  /** The leader as the fault injector knows it (it sees everything; clients do not). */
   #believedLeader: { id: string; term: number } | null = null;
-  #nextWrite = 0;
-  #nextRead = 0;
+  readonly #clients: SimClients;
   #boots = 0;
   #faults = true;
+  /** A third of the seeds run in a storm: partitions and crashes, of the leader above all, come often. */
+  readonly #storm: boolean;
+  /**
+   * Whether replicas pause (a stalled process: no ticks, no messages, then all at once). A pause
+   * stops a replica's clock, which a lease cannot survive, so only seeds that read without the
+   * lease (ReadIndex, which must survive it) pause.
+   */
+  readonly #pauses: boolean;
+  /** Paused replicas: until when, and the messages held for them meanwhile. */
+  readonly #paused = new Map<string, { until: number; held: Array<() => void> }>();
 
   constructor(options: SimulationOptions) {
     this.#options = options;
     this.#random = seededRandom(options.seed);
     this.#network = new SimNetwork<RaftMessage>(seededRandom(options.seed ^ 0x5eed), this.#profile());
+    this.#storm = this.#random() < 1 / 3;
+    const leaseReads = this.#random() < 0.5;
     this.#report = { seed: options.seed, replicas: options.replicas, ticks: 0, leaders: 0, writesAcked: 0, readsAnswered: 0, crashes: 0, partitions: 0, snapshots: 0, configChanges: 0, messages: 0 };
     const ids = Array.from({ length: options.replicas }, (_, i) => `r${i + 1}`);
     const config: ClusterConfig = { voters: ids, learners: [] };
     const world = this.#world();
-    const settings = { electionTicks: ELECTION_TICKS, heartbeatTicks: 1 + Math.floor(this.#random() * 3), maxEntriesPerAppend: 1 + Math.floor(this.#random() * 12), maxInflightAppends: 1 + Math.floor(this.#random() * 8) };
+    this.#pauses = !leaseReads;
+    const settings = { leaseReads, electionTicks: ELECTION_TICKS, heartbeatTicks: 1 + Math.floor(this.#random() * 3), maxEntriesPerAppend: 1 + Math.floor(this.#random() * 12), maxInflightAppends: 1 + Math.floor(this.#random() * 8) };
     for (const id of ids) {
       const replica = new SimReplica(id, config, world, settings);
       this.#replicas.push(replica);
@@ -79,6 +93,21 @@ export class Simulation {
       this.#proposed.set(id, new Map());
       replica.start(this.#bootSeed());
     }
+    this.#clients = new SimClients(
+      {
+        random: this.#random,
+        checker: this.checker,
+        replicas: this.#replicas,
+        replica: (id) => this.#byId.get(id),
+        responsive: (replica) => replica.alive && !this.#paused.has(replica.id),
+        proposed: (replica, index, writeId) => this.#proposed.get(replica)?.set(index, writeId),
+        configProposed: (replica, next) => {
+          this.#report.configChanges++;
+          this.#trace(`config proposed at ${replica}: voters ${next.voters.join(',')} learners ${next.learners.join(',')}`);
+        },
+      },
+      CLIENTS,
+    );
   }
 
   run(): SimulationReport {
@@ -111,13 +140,17 @@ export class Simulation {
     this.#now++;
     if (this.#faults) this.#injectFaults();
     this.#restartDue();
-    if (this.#faults) this.#client();
+    this.#resumeDue();
+    if (this.#faults) this.#clients.act();
     for (const replica of this.#shuffled(this.#replicas)) {
-      if (!replica.node) continue;
+      if (!replica.node || this.#paused.has(replica.id)) continue;
       replica.node.tick();
       replica.process();
     }
-    for (const parcel of this.#network.due(this.#now)) this.#deliver(parcel.to, parcel.payload);
+    // Answers sent with no delay arrive in this same tick, so deliver until nothing is due.
+    for (let due = this.#network.due(this.#now); due.length > 0; due = this.#network.due(this.#now)) {
+      for (const parcel of due) this.#deliver(parcel.to, parcel.payload);
+    }
     for (const run of this.#later.get(this.#now) ?? []) run();
     this.#later.delete(this.#now);
     for (const replica of this.#replicas) this.#maybeCompact(replica);
@@ -125,6 +158,11 @@ export class Simulation {
   }
 
   #deliver(to: string, message: RaftMessage): void {
+    const pause = this.#paused.get(to);
+    if (pause) {
+      pause.held.push(() => this.#deliver(to, message));
+      return;
+    }
     const replica = this.#byId.get(to);
     if (!replica?.node) return;
     replica.node.step(message);
@@ -139,12 +177,17 @@ export class Simulation {
     const incarnation = this.#byId.get(from)?.incarnation ?? 0;
     this.#schedule(this.#now + 1 + Math.floor(this.#random() * (maxDelay + 1)), () => {
       const target = this.#byId.get(to);
-      const ok = !lost && this.#network.canReach(from, to) && (target?.receiveSnapshot(meta, state) ?? false);
+      const ok = !lost && !this.#paused.has(to) && this.#network.canReach(from, to) && (target?.receiveSnapshot(meta, state) ?? false);
       this.#trace(`snapshot ${from}->${to} at ${meta.index}: ${ok ? 'done' : 'failed'}`);
-      const sender = this.#byId.get(from);
-      if (!sender?.node || sender.incarnation !== incarnation) return;
-      sender.node.snapshotSent(to, ok);
-      sender.process();
+      const report = () => {
+        const sender = this.#byId.get(from);
+        if (!sender?.node || sender.incarnation !== incarnation) return;
+        sender.node.snapshotSent(to, ok);
+        sender.process();
+      };
+      const senderPause = this.#paused.get(from);
+      if (senderPause) senderPause.held.push(report);
+      else report();
     });
   }
 
@@ -171,19 +214,47 @@ export class Simulation {
 
   #injectFaults(): void {
     const r = this.#random;
-    if (!this.#network.partitioned && r() < 0.005) this.#partition();
-    else if (this.#network.partitioned && r() < 0.01) {
+    const storm = this.#storm;
+    // A new partition may replace one in force: a replica that timed out on one side then
+    // meets replicas that just heard from the leader, which is what stickiness is for.
+    if (r() < (storm ? 0.03 : 0.005)) this.#partition();
+    else if (this.#network.partitioned && r() < (storm ? 0.05 : 0.01)) {
       this.#network.heal();
       this.#trace('network healed');
     }
-    if (r() < 0.004) {
+    if (r() < (storm ? 0.012 : 0.004)) {
       const alive = this.#replicas.filter((replica) => replica.alive);
-      if (alive.length > 0) this.#crash(alive[Math.floor(r() * alive.length)]);
+      const leader = alive.find((replica) => replica.id === this.#believedLeader?.id);
+      const victim = leader && r() < 0.5 ? leader : alive[Math.floor(r() * alive.length)];
+      if (victim) this.#crash(victim);
+    }
+    if (this.#pauses && r() < (storm ? 0.008 : 0.003)) this.#pause();
+  }
+
+  /** Stalls a replica, the leader more often than not, for long enough that others may elect a new one. */
+  #pause(): void {
+    const r = this.#random;
+    const alive = this.#replicas.filter((replica) => replica.alive && !this.#paused.has(replica.id));
+    const leader = alive.find((replica) => replica.id === this.#believedLeader?.id);
+    const victim = leader && r() < 0.7 ? leader : alive[Math.floor(r() * alive.length)];
+    if (!victim) return;
+    this.#paused.set(victim.id, { until: this.#now + Math.floor((2 + r() * 3) * ELECTION_TICKS), held: [] });
+    this.#trace(`${victim.id} paused`);
+  }
+
+  #resumeDue(): void {
+    for (const [id, pause] of this.#paused) {
+      if (pause.until > this.#now && this.#faults) continue;
+      this.#paused.delete(id);
+      this.#trace(`${id} resumed with ${pause.held.length} messages held`);
+      // A stalled process works through its backlog in no set order, client calls among it.
+      for (const run of pause.held) this.#schedule(this.#now + Math.floor(this.#random() * 4), run);
     }
   }
 
   #partition(): void {
     const r = this.#random;
+    this.#network.heal();
     const ids = this.#shuffled(this.#replicas.map((replica) => replica.id));
     const leader = this.#believedLeader?.id;
     const kind = r();
@@ -203,9 +274,10 @@ export class Simulation {
 
   #crash(replica: SimReplica): void {
     this.#report.crashes++;
+    this.#paused.delete(replica.id);
     replica.crash();
     this.#proposed.get(replica.id)?.clear();
-    this.#restartAt.set(replica.id, this.#now + 1 + Math.floor(this.#random() * 8 * ELECTION_TICKS));
+    this.#restartAt.set(replica.id, this.#now + 1 + Math.floor(this.#random() * (this.#storm ? 3 : 8) * ELECTION_TICKS));
     this.#trace(`${replica.id} crashed`);
   }
 
@@ -216,78 +288,6 @@ export class Simulation {
       this.#byId.get(id)?.start(this.#bootSeed());
       this.#trace(`${id} restarted`);
     }
-  }
-
-  #client(): void {
-    const r = this.#random;
-    if (r() < 0.3) this.#write();
-    if (r() < 0.15) this.#read();
-    if (r() < 0.003) this.#changeConfig();
-  }
-
-  /** The replica a client would try: the latest leader it heard of, or anyone. */
-  #target(): SimReplica | undefined {
-    const believed = this.#believedLeader && this.#byId.get(this.#believedLeader.id);
-    if (believed?.alive && this.#random() < 0.98) return believed;
-    const alive = this.#replicas.filter((replica) => replica.alive);
-    return alive[Math.floor(this.#random() * alive.length)];
-  }
-
-  #write(): boolean {
-    const replica = this.#target();
-    if (!replica?.node) return false;
-    // A client backs off while the leader has a long tail of uncommitted entries.
-    const { lastIndex, commit } = replica.node.status();
-    if (lastIndex - commit > MAX_UNCOMMITTED) return false;
-    const id = `w${++this.#nextWrite}`;
-    return this.#tryLeader(replica, () => {
-      const { index } = (replica.node as NonNullable<SimReplica['node']>).propose({ id });
-      this.#proposed.get(replica.id)?.set(index, id);
-    });
-  }
-
-  #read(): void {
-    const replica = this.#target();
-    if (!replica?.node) return;
-    const id = ++this.#nextRead;
-    this.checker.readAsked(id);
-    this.#tryLeader(replica, () => (replica.node as NonNullable<SimReplica['node']>).read(id));
-  }
-
-  /** One voter or learner more or less, as a client asking the leader would. */
-  #changeConfig(): void {
-    const replica = this.#target();
-    if (!replica?.node) return;
-    const { voters, learners } = replica.node.status().config;
-    const pick = this.#replicas[Math.floor(this.#random() * this.#replicas.length)].id;
-    const minVoters = this.#options.replicas >= 5 ? 3 : 2;
-    let next: ClusterConfig;
-    if (voters.includes(pick)) {
-      if (voters.length <= minVoters) return;
-      const rest = voters.filter((id) => id !== pick);
-      next = this.#random() < 0.5 ? { voters: rest, learners: [...learners, pick] } : { voters: rest, learners };
-    } else if (learners.includes(pick)) {
-      next = { voters: [...voters, pick], learners: learners.filter((id) => id !== pick) };
-    } else {
-      next = { voters, learners: [...learners, pick] };
-    }
-    if (this.#tryLeader(replica, () => replica.node?.proposeConfig(next))) {
-      this.#report.configChanges++;
-      this.#trace(`config proposed at ${replica.id}: voters ${next.voters.join(',')} learners ${next.learners.join(',')}`);
-    }
-  }
-
-  /** Runs a leader-only call; refusals a client expects (not leader, change pending) are fine. */
-  #tryLeader(replica: SimReplica, call: () => void): boolean {
-    try {
-      call();
-    } catch (err) {
-      if (!(err instanceof ShoalError) || !['UNAVAILABLE', 'CONFLICT'].includes(err.code)) throw err;
-      return false;
-    } finally {
-      replica.process();
-    }
-    return true;
   }
 
   #maybeCompact(replica: SimReplica): void {
@@ -306,11 +306,17 @@ export class Simulation {
     this.#network.profile = { ...this.#network.profile, dropRate: 0, duplicateRate: 0 };
     for (const id of this.#restartAt.keys()) this.#restartAt.set(id, this.#now);
     let finalWrite: string | null = null;
+    let writtenAt = 0;
     for (let t = 0; t < RUN_OUT_TICKS; t++) {
       this.#step();
       const leader = this.#replicas.find((replica) => replica.node?.status().role === 'leader');
       if (!leader?.node) continue;
-      if (finalWrite === null && this.#write()) finalWrite = `w${this.#nextWrite}`;
+      // A write to a leader that loses its term is never acknowledged: the client tries again.
+      const retry = finalWrite !== null && this.#now - writtenAt > 3 * ELECTION_TICKS && !this.#isAcked(finalWrite);
+      if (finalWrite === null || retry) {
+        finalWrite = this.#clients.write(leader) ?? finalWrite;
+        writtenAt = this.#now;
+      }
       if (finalWrite !== null && this.#settled(leader, finalWrite)) {
         this.checker.checkLogMatching(this.#replicas.map((r) => r.durableLog()));
         return;
@@ -320,8 +326,12 @@ export class Simulation {
     throw new SimulationViolation(`liveness: the healed group did not settle within ${RUN_OUT_TICKS} ticks\n${states.join('\n')}`);
   }
 
+  #isAcked(writeId: string): boolean {
+    return this.checker.acked.at(-1)?.id === writeId || this.checker.acked.some((write) => write.id === writeId);
+  }
+
   #settled(leader: SimReplica, finalWrite: string): boolean {
-    if (!this.checker.acked.some((write) => write.id === finalWrite)) return false;
+    if (!this.#isAcked(finalWrite)) return false;
     const status = (leader.node as NonNullable<SimReplica['node']>).status();
     const members = [...status.config.voters, ...status.config.learners].map((id) => this.#byId.get(id) as SimReplica);
     if (!members.every((member) => member.state.length === status.commit)) return false;
