@@ -86,7 +86,7 @@ export class Replicator {
     if (m.success) {
       // A match beyond this log cannot be true; ignore it rather than count it.
       if (m.index > this.#host.log.lastIndex) return false;
-      moved = progress.acked(m.index);
+      moved = progress.acked(m.index, m.round);
     } else {
       progress.refused(m.index);
     }
@@ -105,7 +105,7 @@ export class Replicator {
     const entries = log.slice(progress.next, progress.next + this.#host.maxEntriesPerAppend - 1);
     if (entries.length === 0 && !allowEmpty) return false;
     this.#send(progress.id, progress.next - 1, entries);
-    progress.sent(progress.next - 1 + entries.length);
+    progress.sent(progress.next - 1 + entries.length, this.#host.round());
     return entries.length > 0;
   }
 
