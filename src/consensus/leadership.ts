@@ -193,6 +193,7 @@ export class Leadership {
     const index = quorumValue(matches);
     if (index > log.commit && log.term(index) === term) {
       log.commitTo(index);
+      this.#replicator.announceCommit();
       if (log.commit >= this.#termStart) for (const readId of this.#reads.takeAwaitingTerm()) this.#serveRead(readId);
     }
     // A leader the committed config no longer lists as a voter hands over by stepping down.

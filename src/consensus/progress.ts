@@ -24,6 +24,8 @@ export class Progress {
   #pendingSnapshot = 0;
   #silentTicks = 0;
   #ackedRound = 0;
+  /** The commit index the last append to this follower carried. */
+  commitSent = 0;
   /** Ticks the pipeline has gone unanswered while appends are in flight. */
   #unansweredTicks = 0;
   readonly #retransmitTicks: number;

@@ -75,9 +75,14 @@ export class Replicator {
     const log = this.#host.log;
     for (const progress of this.#peers.values()) {
       const prevIndex = Math.max(progress.match, log.snapshot.index);
-      this.#send(progress.id, prevIndex, []);
+      this.#send(progress, prevIndex, []);
     }
     for (const progress of this.#peers.values()) if (progress.mode === 'probe') this.replicate(progress);
+  }
+
+  /** The commit index moved: tell those followers that hold entries it now covers. */
+  announceCommit(): void {
+    for (const progress of this.#peers.values()) this.#tellCommit(progress);
   }
 
   /** Takes a follower's answer; returns whether its match moved. Sends what it may have next. */
@@ -91,6 +96,7 @@ export class Replicator {
       progress.refused(m.index);
     }
     this.replicate(progress);
+    this.#tellCommit(progress);
     return moved;
   }
 
@@ -104,13 +110,23 @@ export class Replicator {
     }
     const entries = log.slice(progress.next, progress.next + this.#host.maxEntriesPerAppend - 1);
     if (entries.length === 0 && !allowEmpty) return false;
-    this.#send(progress.id, progress.next - 1, entries);
+    this.#send(progress, progress.next - 1, entries);
     progress.sent(progress.next - 1 + entries.length, this.#host.round());
     return entries.length > 0;
   }
 
-  #send(to: PeerId, prevIndex: number, entries: LogEntry[]): void {
+  /**
+   * A follower that holds entries the commit index covers, but was not told so, hears at once
+   * (an empty append at its match), rather than at the next heartbeat.
+   */
+  #tellCommit(progress: Progress): void {
+    if (progress.mode === 'snapshot' || progress.commitSent >= Math.min(this.#host.log.commit, progress.match)) return;
+    this.#send(progress, progress.match, []);
+  }
+
+  #send(progress: Progress, prevIndex: number, entries: LogEntry[]): void {
     const { id, term, log } = this.#host;
-    this.#host.send({ type: 'append', from: id, to, term, prevIndex, prevTerm: log.term(prevIndex) as number, entries, commit: log.commit, round: this.#host.round() });
+    progress.commitSent = log.commit;
+    this.#host.send({ type: 'append', from: id, to: progress.id, term, prevIndex, prevTerm: log.term(prevIndex) as number, entries, commit: log.commit, round: this.#host.round() });
   }
 }

@@ -16,6 +16,8 @@ export interface GroupDisk {
 export interface GroupOptions {
   voters: string[];
   learners?: string[];
+  /** Replicas booted with the same initial config but not in it (to be added later). */
+  extra?: string[];
   electionTicks?: number;
   heartbeatTicks?: number;
   seed?: number;
@@ -42,7 +44,7 @@ export class RaftGroup {
   constructor(options: GroupOptions) {
     this.#options = options;
     const config: ClusterConfig = { voters: options.voters, learners: options.learners ?? [] };
-    this.ids = [...config.voters, ...config.learners];
+    this.ids = [...config.voters, ...config.learners, ...(options.extra ?? [])];
     for (const id of this.ids) {
       this.disks.set(id, { hardState: { term: 0, votedFor: null, commit: 0 }, snapshot: { index: 0, term: 0, config }, entries: [] });
       this.start(id);
