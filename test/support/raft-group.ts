@@ -10,6 +10,8 @@ import { seededRandom } from '../../src/core/index.ts';
 export interface GroupDisk {
   hardState: HardState;
   snapshot: SnapshotMeta;
+  /** The applied entries the snapshot stands for (the host's state at it). */
+  snapshotState: LogEntry[];
   entries: LogEntry[];
 }
 
@@ -46,7 +48,7 @@ export class RaftGroup {
     const config: ClusterConfig = { voters: options.voters, learners: options.learners ?? [] };
     this.ids = [...config.voters, ...config.learners, ...(options.extra ?? [])];
     for (const id of this.ids) {
-      this.disks.set(id, { hardState: { term: 0, votedFor: null, commit: 0 }, snapshot: { index: 0, term: 0, config }, entries: [] });
+      this.disks.set(id, { hardState: { term: 0, votedFor: null, commit: 0 }, snapshot: { index: 0, term: 0, config }, snapshotState: [], entries: [] });
       this.start(id);
     }
   }
@@ -70,7 +72,7 @@ export class RaftGroup {
       { hardState: { ...disk.hardState }, snapshot: disk.snapshot, entries: disk.entries.slice(), applied: disk.snapshot.index },
     );
     this.nodes.set(id, node);
-    this.applied.set(id, []);
+    this.applied.set(id, disk.snapshotState.slice());
     this.reads.set(id, []);
   }
 
@@ -151,6 +153,38 @@ export class RaftGroup {
     const status = this.node(id).status();
     if (status.role !== 'leader') throw new Error(`${id} did not win: ${JSON.stringify(status)}`);
     return status.term;
+  }
+
+  /**
+   * The host of `id` compacts: its applied state up to `index` becomes the snapshot on disk
+   * (term and config taken from what it applied) and the log before it goes.
+   */
+  compact(id: string, index: number): void {
+    const disk = this.disks.get(id) as GroupDisk;
+    const applied = this.applied.get(id) ?? [];
+    this.node(id).compact(index);
+    const upTo = applied.filter((entry) => entry.index <= index);
+    const last = upTo.at(-1);
+    if (!last || last.index !== index) throw new Error(`${id} has not applied ${index}`);
+    const config = upTo.findLast((entry) => entry.type === 'config');
+    disk.snapshot = { index, term: last.term, config: config?.type === 'config' ? config.config : disk.snapshot.config };
+    disk.entries = disk.entries.filter((entry) => entry.index > index);
+    disk.snapshotState = upTo;
+  }
+
+  /**
+   * `from`'s host sends `to` the snapshot it was asked for: `to`'s host replaces its state and
+   * keeps its stored entries after the snapshot only if it holds the snapshot's last entry.
+   */
+  sendSnapshot(from: string, to: string, meta: SnapshotMeta): void {
+    const disk = this.disks.get(to) as GroupDisk;
+    const stored = disk.entries.find((entry) => entry.index === meta.index);
+    disk.entries = stored?.term === meta.term ? disk.entries.filter((entry) => entry.index > meta.index) : [];
+    disk.snapshot = meta;
+    disk.snapshotState = (this.applied.get(from) ?? []).filter((entry) => entry.index <= meta.index);
+    this.applied.set(to, disk.snapshotState.slice());
+    this.node(to).installSnapshot(meta);
+    this.process(to);
   }
 
   /** Replicas that are up and say they lead. */
