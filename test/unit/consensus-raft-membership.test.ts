@@ -12,7 +12,7 @@ const E = 10;
 const isCode = (code: string) => (err: unknown) => err instanceof ShoalError && err.code === code;
 
 describe('learners', () => {
-  it('get the log but count neither for commit nor for quorum, and their votes do not elect', () => {
+  it('get the log but count neither for commit nor for quorum', () => {
     const group = new RaftGroup({ voters: ['s1', 's2', 's3'], learners: ['s4'], seed: 41 });
     group.elect('s1');
     group.node('s1').propose('a');
@@ -26,13 +26,25 @@ describe('learners', () => {
     assert.equal(group.node('s1').status().commit, commit, 'a leader and a learner are no majority');
     group.tick(E, ['s1', 's4']);
     assert.equal(group.node('s1').status().role, 'follower', 'answers from a learner do not keep a leader in office');
-    group.heal();
+  });
+
+  it('grant votes that do not count, and never campaign', () => {
+    const group = new RaftGroup({ voters: ['s1', 's2', 's3'], learners: ['s4'], seed: 48 });
+    group.elect('s1');
+    group.node('s1').propose('a');
+    group.tick(2);
+    assert.deepEqual(group.logOf('s2'), group.logOf('s4'), 'the candidate and the learner hold the same log');
     group.isolate('s1', 's3');
     const term = group.node('s2').status().term;
     group.tick(4 * E, ['s2', 's4']);
-    assert.notEqual(group.node('s2').status().role, 'leader', 'a voter and a learner are no majority either');
+    assert.notEqual(group.node('s2').status().role, 'leader', 'a voter and a learner are no majority');
     assert.equal(group.node('s2').status().term, term, 'so its pre-votes never won');
     assert.equal(group.node('s4').status().term, term, 'and the learner never campaigned');
+    // A learner asked anyway (by a candidate whose config still lists it as a voter) is not counted.
+    group.node('s2').campaign();
+    group.node('s2').step({ type: 'voteReply', from: 's4', to: 's2', term: term + 1, granted: true, preVote: true });
+    group.process('s2');
+    assert.equal(group.node('s2').status().term, term, 'a learner’s grant does not win the pre-vote');
   });
 });
 

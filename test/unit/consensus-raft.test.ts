@@ -114,6 +114,24 @@ describe('elections', () => {
     assert.throws(() => group.node('s1').propose('x'), (err: unknown) => err instanceof ShoalError && err.code === 'UNAVAILABLE');
   });
 
+  it('keeps refusing votes for electionTicks after a restart: it may have promised a lease before the crash', () => {
+    const group = new RaftGroup({ voters: names(3), seed: 9 });
+    const term = group.elect('s1');
+    group.crash('s2');
+    group.start('s2');
+    const { lastIndex } = group.node('s2').status();
+    const ask = () => {
+      group.node('s2').step({ type: 'vote', from: 's3', to: 's2', term: term + 1, lastIndex, lastTerm: term, preVote: true, transfer: false });
+      group.process('s2');
+      return group.queue.splice(0).filter((m) => m.type === 'voteReply');
+    };
+    assert.deepEqual(ask(), [], 'just restarted: no answer');
+    group.isolate('s2');
+    group.tick(E, ['s2']);
+    group.heal();
+    assert.deepEqual(ask().map((m) => m.type === 'voteReply' && m.granted), [true]);
+  });
+
   it('does not let a replica outside the configuration campaign', () => {
     const group = new RaftGroup({ voters: ['s1', 's2'], learners: ['s3'], seed: 5 });
     group.isolate('s1', 's2');
@@ -319,6 +337,36 @@ describe('restart and the Ready contract', () => {
     node.advance(third);
     assert.deepEqual(node.ready().committed.map((e) => e.index), [index]);
     assert.equal(node.hasReady(), false);
+  });
+
+  it('has a follower apply an entry only after the Ready that carried it was advanced', () => {
+    const node = new RaftNode({ id: 'f', electionTicks: E, heartbeatTicks: 2, random: seededRandom(3) }, {
+      hardState: { term: 1, votedFor: null, commit: 0 },
+      snapshot: { index: 0, term: 0, config: { voters: ['f', 'l', 'x'], learners: [] } },
+      entries: [],
+      applied: 0,
+    });
+    node.step({ type: 'append', from: 'l', to: 'f', term: 1, prevIndex: 0, prevTerm: 0, entries: [{ index: 1, term: 1, type: 'command', command: 'x' }], commit: 1, round: 1 });
+    const first = node.ready();
+    assert.deepEqual([first.entries.length, first.committed.length, first.hardState?.commit], [1, 0, 1], 'known committed, not yet on disk here');
+    node.advance(first);
+    assert.deepEqual(node.ready().committed.map((e) => e.index), [1]);
+  });
+
+  it('has a leader count its own log for commit only once advance() says it is persisted', () => {
+    const group = new RaftGroup({ voters: names(3), seed: 34 });
+    group.elect('s1');
+    group.isolate('s3');
+    const leader = group.node('s1');
+    const { index } = leader.propose('x');
+    const ready = leader.ready();
+    group.queue.push(...ready.messages);
+    group.deliver();
+    group.deliver();
+    assert.ok(leader.status().peers.some((p) => p.id === 's2' && p.match === index), 's2 answered');
+    assert.equal(leader.status().commit, index - 1, 's2 has it, the leader has not said it has');
+    leader.advance(ready);
+    assert.equal(leader.status().commit, index);
   });
 
   it('refuses proposals on a follower, naming the leader', () => {
