@@ -56,6 +56,7 @@ export class RaftNode {
     this.#outbox = new Outbox(boot.hardState, this.#statusHead());
   }
 
+  /** One logical tick: election timeouts, heartbeats, check-quorum and the lease count these. */
   tick(): void {
     this.#now++;
     if (this.#sinceLeader < this.#settings.electionTicks) this.#sinceLeader++;
@@ -68,6 +69,7 @@ export class RaftNode {
     else this.#resetElectionTimer();
   }
 
+  /** A message from the network; one for another replica, or malformed, is ignored. */
   step(message: RaftMessage): void {
     const m = acceptMessage(message, this.#id);
     if (m === null) return;
@@ -92,10 +94,18 @@ export class RaftNode {
     }
   }
 
+  /**
+   * Appends a command (leader only; not while a transfer is under way). It is done when the
+   * host applies an entry at `index` of `term`; another entry there means it was lost.
+   */
   propose(command: unknown): { index: number; term: number } {
     return this.#leaderForWrites().propose({ type: 'command', command });
   }
 
+  /**
+   * Appends a configuration that adds or removes at most one voter (learners change freely).
+   * CONFLICT while an earlier change is uncommitted or before this term's first commit.
+   */
   proposeConfig(config: ClusterConfig): { index: number; term: number } {
     const leadership = this.#leaderForWrites();
     if (this.#log.configIndex > this.#log.commit) {
@@ -111,11 +121,16 @@ export class RaftNode {
     return leadership.propose({ type: 'config', config: checkConfigChange(this.#log.config, config) });
   }
 
+  /** Asks for a linearizable read (leader only); it is confirmed in a later ready().reads. */
   read(id: number): void {
     if (!Number.isSafeInteger(id)) throw new ShoalError('VALIDATION', 'a read id must be an integer', { id });
     this.#leaderOnly().read(id);
   }
 
+  /**
+   * Brings `to` (a voter) up to date, then tells it to campaign at once. Proposals are refused
+   * meanwhile; the attempt is abandoned after electionTicks.
+   */
   transferLeadership(to: PeerId): void {
     const leadership = this.#leaderOnly();
     if (to === this.#id) return;
@@ -128,6 +143,7 @@ export class RaftNode {
     if (this.#role !== 'leader') this.#campaign('preVote');
   }
 
+  /** Whether ready() has anything for the host. */
   hasReady(): boolean {
     return (
       this.#log.hasToPersist() ||
@@ -139,6 +155,7 @@ export class RaftNode {
     );
   }
 
+  /** What the host must do next, by the rule in types.ts; marks it handed out. */
   ready(): Ready {
     this.#leadership?.flushRound();
     const entries = this.#log.takeToPersist();
@@ -155,6 +172,7 @@ export class RaftNode {
     };
   }
 
+  /** The host did what `ready` asked: its entries are durable and its committed entries applied. */
   advance(ready: Ready): void {
     const persisted = ready?.entries?.at(-1);
     if (persisted) this.#log.persistedTo(persisted.index, persisted.term);
@@ -163,13 +181,17 @@ export class RaftNode {
     if (persisted && this.#leadership) this.#obey(this.#leadership.persisted());
   }
 
+  /** The host finished sending `to` the snapshot it was asked for, or gave up (ok false). */
   snapshotSent(to: PeerId, ok: boolean): void {
     this.#leadership?.snapshotSent(to, ok);
   }
 
   /**
-   * The host replaced its state with a leader's snapshot. Only a snapshot above the commit
-   * index may be installed (an older one would roll back entries this replica acknowledged).
+   * The host replaced its state with a leader's snapshot at meta.index, which must be above
+   * status().commit (an older one would roll back entries this replica acknowledged: the host
+   * drops it). The host keeps its stored entries after meta.index only if its stored entry at
+   * meta.index has meta.term, and drops them otherwise; this replica does the same with its
+   * log. The leader learns of it from the next answer to an append.
    */
   installSnapshot(meta: SnapshotMeta): void {
     if (!isSnapshotMeta(meta)) throw new ShoalError('VALIDATION', 'a snapshot needs an index, a term and a valid config', { meta });
@@ -180,6 +202,10 @@ export class RaftNode {
     this.#log.install({ index: meta.index, term: meta.term, config: copyConfig(meta.config) });
   }
 
+  /**
+   * The host has applied and made durable its state up to `index`: entries up to it leave
+   * memory, and the term there and the config then become the snapshot's.
+   */
   compact(index: number): void {
     if (!Number.isSafeInteger(index) || index > this.#log.applied) {
       throw new ShoalError('VALIDATION', 'the log can be compacted only up to the applied index', { index, applied: this.#log.applied });
@@ -187,6 +213,7 @@ export class RaftNode {
     this.#log.compact(index);
   }
 
+  /** Where this replica stands; `peers` only on a leader. */
   status(): RaftStatus {
     const log = this.#log;
     return {
@@ -202,6 +229,7 @@ export class RaftNode {
     };
   }
 
+  /** Whether this replica leads under a lease now (see lease.ts for why that is safe). */
   leaseValid(): boolean {
     return this.#leadership?.leaseValid() ?? false;
   }
