@@ -23,6 +23,8 @@ export interface LeaderHost {
   readonly heartbeatTicks: number;
   readonly maxEntriesPerAppend: number;
   readonly maxInflightAppends: number;
+  /** Whether reads may use the lease (otherwise each waits for a heartbeat round). */
+  readonly leaseReads: boolean;
   now(): number;
   send(message: RaftMessage): void;
   requestSnapshot(to: PeerId): number;
@@ -55,6 +57,7 @@ export class Leadership {
       log: host.log,
       maxEntriesPerAppend: host.maxEntriesPerAppend,
       maxInflightAppends: host.maxInflightAppends,
+      retransmitTicks: host.electionTicks,
       round: () => this.#lease.round,
       send: (message) => host.send(message),
       requestSnapshot: (to) => host.requestSnapshot(to),
@@ -64,6 +67,11 @@ export class Leadership {
     host.log.append({ index: this.#termStart, term: host.term, type: 'noop' });
     this.#lease.startRound(host.now());
     this.#replicator.replicateAll();
+  }
+
+  /** Whether an entry of this term has committed (everything earlier leaders committed has, then). */
+  get termCommitted(): boolean {
+    return this.#host.log.commit >= this.#termStart;
   }
 
   get transferring(): PeerId | null {
@@ -148,7 +156,7 @@ export class Leadership {
   }
 
   #serveRead(id: number): void {
-    if (this.leaseValid()) {
+    if (this.#host.leaseReads && this.leaseValid()) {
       this.#host.confirmRead(id, this.#host.log.commit);
       return;
     }
@@ -185,6 +193,7 @@ export class Leadership {
     const index = quorumValue(matches);
     if (index > log.commit && log.term(index) === term) {
       log.commitTo(index);
+      this.#replicator.announceCommit();
       if (log.commit >= this.#termStart) for (const readId of this.#reads.takeAwaitingTerm()) this.#serveRead(readId);
     }
     // A leader the committed config no longer lists as a voter hands over by stepping down.

@@ -12,13 +12,17 @@
  * that promise. Every other leader needs a majority, which shares a voter with the majority
  * that answered round r (single-server changes keep that true across configurations). That
  * voter heard round r no earlier than it was sent, so no vote is granted before electionTicks
- * of its ticks have passed since sentAt(r). With tick rates equal, two replicas' ticks may still
- * be out of phase by up to one tick; the −1 is that margin (clock-rate drift beyond it is not
- * covered: a host whose tick sources may drift apart should read through ReadIndex, `read()`
- * without the lease, by keeping leases unused). While the lease holds, no other leader exists
- * and none has committed anything this leader does not know, so it may answer reads from its
- * state at its commit index without a round trip. It must have committed an entry of its own
- * term first, or its commit index may lag what earlier leaders committed.
+ * of its ticks have passed since sentAt(r). Two replicas' ticks may be out of phase by up to
+ * one tick, and their rates may drift a little: the −1 is the margin for both. While the lease
+ * holds, no other leader exists and none has committed anything this leader does not know, so
+ * it may answer reads from its state at its commit index without a round trip. It must have
+ * committed an entry of its own term first, or its commit index may lag what earlier leaders
+ * committed.
+ *
+ * Beyond the margin the argument fails: clocks that drift more than a tick per election
+ * timeout, or a leader whose process stalls (its ticks stop while the others' go on). A host
+ * that cannot rule those out sets `leaseReads: false`, and every read goes through ReadIndex,
+ * which needs no clock.
  *
  * A leadership transfer forfeits the lease for the rest of the term: the transferee's campaign
  * passes stickiness, so the promise above no longer holds from the moment timeoutNow may be out.

@@ -11,12 +11,13 @@ export interface RaftSettings {
   heartbeatTicks: number;
   maxEntriesPerAppend: number;
   maxInflightAppends: number;
+  leaseReads: boolean;
 }
 
 const isCount = (value: unknown, min: number): value is number => Number.isSafeInteger(value) && (value as number) >= min;
 
 export function readSettings(options: RaftOptions): RaftSettings {
-  const { id, electionTicks, heartbeatTicks, random, maxEntriesPerAppend = 256, maxInflightAppends = 64 } = options;
+  const { id, electionTicks, heartbeatTicks, random, maxEntriesPerAppend = 256, maxInflightAppends = 64, leaseReads = true } = options;
   if (typeof id !== 'string' || id.length === 0) throw new ShoalError('VALIDATION', 'a raft replica needs a non-empty id');
   // Two ticks at least: the lease keeps one tick of margin below electionTicks.
   if (!isCount(electionTicks, 2)) throw new ShoalError('VALIDATION', 'electionTicks must be an integer of at least 2', { electionTicks });
@@ -26,7 +27,8 @@ export function readSettings(options: RaftOptions): RaftSettings {
   if (typeof random !== 'function') throw new ShoalError('VALIDATION', 'a raft replica needs a random source');
   if (!isCount(maxEntriesPerAppend, 1)) throw new ShoalError('VALIDATION', 'maxEntriesPerAppend must be a positive integer', { maxEntriesPerAppend });
   if (!isCount(maxInflightAppends, 1)) throw new ShoalError('VALIDATION', 'maxInflightAppends must be a positive integer', { maxInflightAppends });
-  return { electionTicks, heartbeatTicks, maxEntriesPerAppend, maxInflightAppends };
+  if (typeof leaseReads !== 'boolean') throw new ShoalError('VALIDATION', 'leaseReads must be true or false', { leaseReads });
+  return { electionTicks, heartbeatTicks, maxEntriesPerAppend, maxInflightAppends, leaseReads };
 }
 
 export function isSnapshotMeta(value: unknown): value is SnapshotMeta {

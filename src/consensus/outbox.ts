@@ -4,18 +4,33 @@
  * `hardState` and `status` only when they changed.
  */
 import type { ConfirmedRead } from './read-queue.ts';
-import type { HardState, RaftMessage, SnapshotMeta } from './types.ts';
+import type { HardState, PeerId, RaftMessage, RaftRole, SnapshotMeta } from './types.ts';
+
+/** The part of the status whose change is reported. */
+export interface StatusHead {
+  role: RaftRole;
+  term: number;
+  leader: PeerId | null;
+}
+
+export interface Mail {
+  hardState?: HardState;
+  statusChanged: boolean;
+  messages: RaftMessage[];
+  snapshots: Array<{ to: PeerId; meta: SnapshotMeta }>;
+  reads: ConfirmedRead[];
+}
 
 export class Outbox {
   messages: RaftMessage[] = [];
-  snapshots: Array<{ to: string; meta: SnapshotMeta }> = [];
+  snapshots: Array<{ to: PeerId; meta: SnapshotMeta }> = [];
   reads: ConfirmedRead[] = [];
   #hardState: HardState;
-  #statusKey: string;
+  #status: StatusHead;
 
-  constructor(hardState: HardState, statusKey: string) {
+  constructor(hardState: HardState, status: StatusHead) {
     this.#hardState = { ...hardState };
-    this.#statusKey = statusKey;
+    this.#status = status;
   }
 
   get hasMail(): boolean {
@@ -27,19 +42,22 @@ export class Outbox {
     return current.term !== reported.term || current.votedFor !== reported.votedFor || current.commit !== reported.commit;
   }
 
-  statusChanged(key: string): boolean {
-    return key !== this.#statusKey;
+  statusChanged(current: StatusHead): boolean {
+    const reported = this.#status;
+    return current.role !== reported.role || current.term !== reported.term || current.leader !== reported.leader;
   }
 
-  /** Hands out the mail, and the hard state or status key when changed (remembered as reported). */
-  take(hardState: HardState, statusKey: string): { hardState?: HardState; statusChanged: boolean; messages: RaftMessage[]; snapshots: Outbox['snapshots']; reads: ConfirmedRead[] } {
-    const taken = { messages: this.messages, snapshots: this.snapshots, reads: this.reads, statusChanged: this.statusChanged(statusKey) };
+  /** Hands out the mail, with the hard state when it changed; both are then taken as reported. */
+  take(hardState: HardState, status: StatusHead): Mail {
+    const mail: Mail = { messages: this.messages, snapshots: this.snapshots, reads: this.reads, statusChanged: this.statusChanged(status) };
     this.messages = [];
     this.snapshots = [];
     this.reads = [];
-    this.#statusKey = statusKey;
-    if (!this.hardStateChanged(hardState)) return taken;
-    this.#hardState = { ...hardState };
-    return { ...taken, hardState: { ...hardState } };
+    this.#status = status;
+    if (this.hardStateChanged(hardState)) {
+      this.#hardState = { ...hardState };
+      mail.hardState = { ...hardState };
+    }
+    return mail;
   }
 }

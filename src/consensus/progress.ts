@@ -19,18 +19,23 @@ export class Progress {
   #next: number;
   /** Probe mode: an append is out and unanswered. */
   #probeSent = false;
-  /** Replicate mode: the last index of each append in flight, ascending. */
-  #inflight: number[] = [];
+  /** Replicate mode: each append in flight (its last index and the round it carried), oldest first. */
+  #inflight: Array<{ last: number; round: number }> = [];
   #pendingSnapshot = 0;
   #silentTicks = 0;
   #ackedRound = 0;
-  /** match as it stood at the previous heartbeat, to notice a pipeline that lost a message. */
-  #matchAtBeat = 0;
+  /** The commit index the last append to this follower carried. */
+  commitSent = 0;
+  /** Ticks the pipeline has gone unanswered while appends are in flight. */
+  #unansweredTicks = 0;
+  readonly #retransmitTicks: number;
 
-  constructor(id: PeerId, next: number, maxInflight: number) {
+  /** A pipeline unanswered for retransmitTicks is taken to have lost a message. */
+  constructor(id: PeerId, next: number, maxInflight: number, retransmitTicks: number) {
     this.id = id;
     this.#next = next;
     this.#maxInflight = maxInflight;
+    this.#retransmitTicks = retransmitTicks;
   }
 
   get mode(): ProgressMode {
@@ -61,8 +66,18 @@ export class Progress {
     return this.#inflight.length >= this.#maxInflight;
   }
 
+  /**
+   * A lost append in the middle of a pipeline shows up as refusals of the ones after it, the
+   * last one as an answer to a later heartbeat that does not cover it (see acked). Should the
+   * answers stay away too, the follower is probed again after retransmitTicks.
+   */
   tick(): void {
     this.#silentTicks++;
+    if (this.#mode !== 'replicate' || this.#inflight.length === 0) {
+      this.#unansweredTicks = 0;
+    } else if (++this.#unansweredTicks >= this.#retransmitTicks) {
+      this.#becomeProbe(this.#match + 1);
+    }
   }
 
   /** Any answer in the leader's term: the follower is alive and saw heartbeat round `round`. */
@@ -71,25 +86,35 @@ export class Progress {
     if (round > this.#ackedRound) this.#ackedRound = round;
   }
 
-  /** An append ending at lastIndex went out (lastIndex = next - 1 for an empty one). */
-  sent(lastIndex: number): void {
+  /** An append ending at lastIndex went out in `round` (lastIndex = next - 1 for an empty one). */
+  sent(lastIndex: number, round: number): void {
     if (this.#mode === 'probe') {
       this.#probeSent = true;
     } else if (this.#mode === 'replicate' && lastIndex >= this.#next) {
       this.#next = lastIndex + 1;
-      this.#inflight.push(lastIndex);
+      this.#inflight.push({ last: lastIndex, round });
     }
   }
 
-  /** The follower matches up to `index`. Returns whether match moved. */
-  acked(index: number): boolean {
+  /**
+   * The follower, answering something sent in `round`, matches up to `index`. Returns whether
+   * match moved.
+   */
+  acked(index: number, round: number): boolean {
     this.#probeSent = false;
     const moved = index > this.#match;
     if (moved) {
+      this.#unansweredTicks = 0;
       this.#match = index;
       if (this.#next <= index) this.#next = index + 1;
     }
-    while (this.#inflight.length > 0 && this.#inflight[0] <= index) this.#inflight.shift();
+    while (this.#inflight.length > 0 && this.#inflight[0].last <= index) this.#inflight.shift();
+    // An answer to a later round that does not cover the oldest append in flight: on an ordered
+    // transport that append was lost (on a reordering one this costs at most a spare resend).
+    if (this.#mode === 'replicate' && this.#inflight.length > 0 && round > this.#inflight[0].round) {
+      this.#becomeProbe(this.#match + 1);
+      return moved;
+    }
     // A stale answer (below match) says nothing about where the logs meet now.
     if (index === this.#match && (this.#mode === 'probe' || (this.#mode === 'snapshot' && this.#match >= this.#pendingSnapshot))) {
       this.#becomeReplicate();
@@ -122,17 +147,6 @@ export class Progress {
     this.#becomeProbe(ok ? Math.max(this.#match, this.#pendingSnapshot) + 1 : this.#match + 1);
     this.#probeSent = true;
     return true;
-  }
-
-  /**
-   * Called at each heartbeat. A pipeline that made no progress over a whole heartbeat interval
-   * while entries are outstanding probably lost a message: fall back to probing from match.
-   */
-  beat(lastIndex: number): void {
-    if (this.#mode === 'replicate' && this.#match < lastIndex && this.#match === this.#matchAtBeat && this.#next > this.#match + 1) {
-      this.#becomeProbe(this.#match + 1);
-    }
-    this.#matchAtBeat = this.#match;
   }
 
   #becomeProbe(next: number): void {

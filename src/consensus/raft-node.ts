@@ -10,7 +10,7 @@ import { acceptAppend } from './follower.ts';
 import { Leadership, type LeaderVerdict } from './leadership.ts';
 import { acceptMessage } from './message-check.ts';
 import { checkBoot, isSnapshotMeta, readSettings, type RaftSettings } from './options.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, type StatusHead } from './outbox.ts';
 import { checkConfigChange, copyConfig, isVoter } from './quorum.ts';
 import { RaftLog } from './raft-log.ts';
 import type { ClusterConfig, HardState, PeerId, RaftBoot, RaftMessage, RaftOptions, RaftRole, RaftStatus, Ready, SnapshotMeta } from './types.ts';
@@ -53,9 +53,10 @@ export class RaftNode {
     // votes for electionTicks; it cannot know, so after a restart with a term it keeps that promise.
     this.#sinceLeader = this.#term > 0 ? 0 : this.#settings.electionTicks;
     this.#resetElectionTimer();
-    this.#outbox = new Outbox(boot.hardState, this.#statusKey());
+    this.#outbox = new Outbox(boot.hardState, this.#statusHead());
   }
 
+  /** One logical tick: election timeouts, heartbeats, check-quorum and the lease count these. */
   tick(): void {
     this.#now++;
     if (this.#sinceLeader < this.#settings.electionTicks) this.#sinceLeader++;
@@ -68,6 +69,7 @@ export class RaftNode {
     else this.#resetElectionTimer();
   }
 
+  /** A message from the network; one for another replica, or malformed, is ignored. */
   step(message: RaftMessage): void {
     const m = acceptMessage(message, this.#id);
     if (m === null) return;
@@ -92,23 +94,43 @@ export class RaftNode {
     }
   }
 
+  /**
+   * Appends a command (leader only; not while a transfer is under way). It is done when the
+   * host applies an entry at `index` of `term`; another entry there means it was lost.
+   */
   propose(command: unknown): { index: number; term: number } {
     return this.#leaderForWrites().propose({ type: 'command', command });
   }
 
+  /**
+   * Appends a configuration that adds or removes at most one voter (learners change freely).
+   * CONFLICT while an earlier change is uncommitted or before this term's first commit.
+   */
   proposeConfig(config: ClusterConfig): { index: number; term: number } {
     const leadership = this.#leaderForWrites();
     if (this.#log.configIndex > this.#log.commit) {
       throw new ShoalError('CONFLICT', 'an earlier config change is not committed yet', { pendingIndex: this.#log.configIndex, commit: this.#log.commit });
     }
+    // Until an entry of its own term commits, a new leader may hold an uncommitted config of an
+    // earlier leader that is not in every majority's log; a change on top of it could leave two
+    // configs without a common majority (the single-server change bug the dissertation's
+    // erratum fixes this way).
+    if (!leadership.termCommitted) {
+      throw new ShoalError('CONFLICT', 'a new leader changes the config only once an entry of its term is committed', { commit: this.#log.commit });
+    }
     return leadership.propose({ type: 'config', config: checkConfigChange(this.#log.config, config) });
   }
 
+  /** Asks for a linearizable read (leader only); it is confirmed in a later ready().reads. */
   read(id: number): void {
     if (!Number.isSafeInteger(id)) throw new ShoalError('VALIDATION', 'a read id must be an integer', { id });
     this.#leaderOnly().read(id);
   }
 
+  /**
+   * Brings `to` (a voter) up to date, then tells it to campaign at once. Proposals are refused
+   * meanwhile; the attempt is abandoned after electionTicks.
+   */
   transferLeadership(to: PeerId): void {
     const leadership = this.#leaderOnly();
     if (to === this.#id) return;
@@ -121,22 +143,24 @@ export class RaftNode {
     if (this.#role !== 'leader') this.#campaign('preVote');
   }
 
+  /** Whether ready() has anything for the host. */
   hasReady(): boolean {
     return (
       this.#log.hasToPersist() ||
       this.#log.hasToApply() ||
       this.#outbox.hasMail ||
       this.#outbox.hardStateChanged(this.#hardState()) ||
-      this.#outbox.statusChanged(this.#statusKey()) ||
+      this.#outbox.statusChanged(this.#statusHead()) ||
       (this.#leadership?.roundWanted ?? false)
     );
   }
 
+  /** What the host must do next, by the rule in types.ts; marks it handed out. */
   ready(): Ready {
     this.#leadership?.flushRound();
     const entries = this.#log.takeToPersist();
     const committed = this.#log.takeToApply();
-    const { hardState, statusChanged, messages, snapshots, reads } = this.#outbox.take(this.#hardState(), this.#statusKey());
+    const { hardState, statusChanged, messages, snapshots, reads } = this.#outbox.take(this.#hardState(), this.#statusHead());
     return {
       ...(hardState ? { hardState } : {}),
       entries,
@@ -148,6 +172,7 @@ export class RaftNode {
     };
   }
 
+  /** The host did what `ready` asked: its entries are durable and its committed entries applied. */
   advance(ready: Ready): void {
     const persisted = ready?.entries?.at(-1);
     if (persisted) this.#log.persistedTo(persisted.index, persisted.term);
@@ -156,13 +181,17 @@ export class RaftNode {
     if (persisted && this.#leadership) this.#obey(this.#leadership.persisted());
   }
 
+  /** The host finished sending `to` the snapshot it was asked for, or gave up (ok false). */
   snapshotSent(to: PeerId, ok: boolean): void {
     this.#leadership?.snapshotSent(to, ok);
   }
 
   /**
-   * The host replaced its state with a leader's snapshot. Only a snapshot above the commit
-   * index may be installed (an older one would roll back entries this replica acknowledged).
+   * The host replaced its state with a leader's snapshot at meta.index, which must be above
+   * status().commit (an older one would roll back entries this replica acknowledged: the host
+   * drops it). The host keeps its stored entries after meta.index only if its stored entry at
+   * meta.index has meta.term, and drops them otherwise; this replica does the same with its
+   * log. The leader learns of it from the next answer to an append.
    */
   installSnapshot(meta: SnapshotMeta): void {
     if (!isSnapshotMeta(meta)) throw new ShoalError('VALIDATION', 'a snapshot needs an index, a term and a valid config', { meta });
@@ -173,6 +202,10 @@ export class RaftNode {
     this.#log.install({ index: meta.index, term: meta.term, config: copyConfig(meta.config) });
   }
 
+  /**
+   * The host has applied and made durable its state up to `index`: entries up to it leave
+   * memory, and the term there and the config then become the snapshot's.
+   */
   compact(index: number): void {
     if (!Number.isSafeInteger(index) || index > this.#log.applied) {
       throw new ShoalError('VALIDATION', 'the log can be compacted only up to the applied index', { index, applied: this.#log.applied });
@@ -180,6 +213,7 @@ export class RaftNode {
     this.#log.compact(index);
   }
 
+  /** Where this replica stands; `peers` only on a leader. */
   status(): RaftStatus {
     const log = this.#log;
     return {
@@ -195,6 +229,7 @@ export class RaftNode {
     };
   }
 
+  /** Whether this replica leads under a lease now (see lease.ts for why that is safe). */
   leaseValid(): boolean {
     return this.#leadership?.leaseValid() ?? false;
   }
@@ -356,7 +391,7 @@ export class RaftNode {
     return this.#role === 'preCandidate' ? 'follower' : this.#role;
   }
 
-  #statusKey(): string {
-    return `${this.#publicRole()} ${this.#term} ${this.#leader ?? ''}`;
+  #statusHead(): StatusHead {
+    return { role: this.#publicRole(), term: this.#term, leader: this.#leader };
   }
 }

@@ -17,6 +17,7 @@ export interface ReplicationHost {
   readonly log: RaftLog;
   readonly maxEntriesPerAppend: number;
   readonly maxInflightAppends: number;
+  readonly retransmitTicks: number;
   /** The heartbeat round appends carry now. */
   round(): number;
   send(message: RaftMessage): void;
@@ -37,7 +38,7 @@ export class Replicator {
     const members = new Set(othersIn(config, this.#host.id));
     for (const id of this.#peers.keys()) if (!members.has(id)) this.#peers.delete(id);
     for (const id of members) {
-      if (!this.#peers.has(id)) this.#peers.set(id, new Progress(id, this.#host.log.lastIndex + 1, this.#host.maxInflightAppends));
+      if (!this.#peers.has(id)) this.#peers.set(id, new Progress(id, this.#host.log.lastIndex + 1, this.#host.maxInflightAppends, this.#host.retransmitTicks));
     }
   }
 
@@ -73,11 +74,15 @@ export class Replicator {
   heartbeat(): void {
     const log = this.#host.log;
     for (const progress of this.#peers.values()) {
-      progress.beat(log.lastIndex);
       const prevIndex = Math.max(progress.match, log.snapshot.index);
-      this.#send(progress.id, prevIndex, []);
+      this.#send(progress, prevIndex, []);
     }
     for (const progress of this.#peers.values()) if (progress.mode === 'probe') this.replicate(progress);
+  }
+
+  /** The commit index moved: tell those followers that hold entries it now covers. */
+  announceCommit(): void {
+    for (const progress of this.#peers.values()) this.#tellCommit(progress);
   }
 
   /** Takes a follower's answer; returns whether its match moved. Sends what it may have next. */
@@ -86,11 +91,12 @@ export class Replicator {
     if (m.success) {
       // A match beyond this log cannot be true; ignore it rather than count it.
       if (m.index > this.#host.log.lastIndex) return false;
-      moved = progress.acked(m.index);
+      moved = progress.acked(m.index, m.round);
     } else {
       progress.refused(m.index);
     }
     this.replicate(progress);
+    this.#tellCommit(progress);
     return moved;
   }
 
@@ -104,13 +110,23 @@ export class Replicator {
     }
     const entries = log.slice(progress.next, progress.next + this.#host.maxEntriesPerAppend - 1);
     if (entries.length === 0 && !allowEmpty) return false;
-    this.#send(progress.id, progress.next - 1, entries);
-    progress.sent(progress.next - 1 + entries.length);
+    this.#send(progress, progress.next - 1, entries);
+    progress.sent(progress.next - 1 + entries.length, this.#host.round());
     return entries.length > 0;
   }
 
-  #send(to: PeerId, prevIndex: number, entries: LogEntry[]): void {
+  /**
+   * A follower that holds entries the commit index covers, but was not told so, hears at once
+   * (an empty append at its match), rather than at the next heartbeat.
+   */
+  #tellCommit(progress: Progress): void {
+    if (progress.mode === 'snapshot' || progress.commitSent >= Math.min(this.#host.log.commit, progress.match)) return;
+    this.#send(progress, progress.match, []);
+  }
+
+  #send(progress: Progress, prevIndex: number, entries: LogEntry[]): void {
     const { id, term, log } = this.#host;
-    this.#host.send({ type: 'append', from: id, to, term, prevIndex, prevTerm: log.term(prevIndex) as number, entries, commit: log.commit, round: this.#host.round() });
+    progress.commitSent = log.commit;
+    this.#host.send({ type: 'append', from: id, to: progress.id, term, prevIndex, prevTerm: log.term(prevIndex) as number, entries, commit: log.commit, round: this.#host.round() });
   }
 }

@@ -7,10 +7,13 @@
  *
  * The host's rule, in this order for every Ready:
  * 1. persist `hardState` (when present) and `entries` (truncating the stored log from the
- *    first entry's index) durably;
+ *    first entry's index) durably, as one write: `hardState.commit` may cover entries of the
+ *    same Ready;
  * 2. only then send `messages` (a vote or an append reply must never get ahead of the disk);
+ *    for each of `snapshots`, capture the applied state as it is now (before step 3) and send
+ *    it out of band, reporting the outcome later with snapshotSent();
  * 3. apply `committed` in order, then answer `reads` whose index is applied;
- * 4. call `advance(ready)`.
+ * 4. call `advance(ready)` before asking for the next Ready.
  */
 
 export type PeerId = string;
@@ -80,19 +83,31 @@ export interface Ready {
   /** New log entries to persist; the stored log is truncated from entries[0].index first. */
   entries: LogEntry[];
   messages: RaftMessage[];
-  /** Committed entries to apply, in index order, none applied before. */
+  /**
+   * Committed entries to apply, in index order, none applied before. Only entries an earlier
+   * Ready's advance() made durable here are handed out: applied state never runs ahead of
+   * this replica's disk.
+   */
   committed: LogEntry[];
   /**
    * Followers whose needed entries were compacted away: the host sends them a snapshot of its
-   * applied state (out of band) and reports the outcome with snapshotSent().
+   * applied state (out of band) and reports the outcome with snapshotSent(). `meta.index` is
+   * the index that state stands at when the host gets this Ready, before it applies this
+   * Ready's `committed`. A follower is named once; it is named again only after a transfer
+   * reported failed, once it answers the leader again.
    */
   snapshots: Array<{ to: PeerId; meta: SnapshotMeta }>;
-  /** Reads confirmed linearizable: each may be answered once the host has applied `index`. */
+  /**
+   * Reads confirmed linearizable: each may be answered once the host has applied `index`,
+   * from any state at or after it. Reads still unconfirmed when this replica stops leading are
+   * dropped without a word: the host times them out and the client retries on the leader.
+   */
   reads: Array<{ id: number; index: number }>;
   /** Set when the role, term or leader changed since the last Ready. */
   status?: RaftStatus;
 }
 
+/** A replica polling for pre-votes has not changed its term and reports itself a follower. */
 export type RaftRole = 'follower' | 'candidate' | 'leader';
 
 export interface PeerProgress {
@@ -135,6 +150,12 @@ export interface RaftOptions {
   maxEntriesPerAppend?: number;
   /** Appends in flight per follower before waiting for replies (pipelining; default 64). */
   maxInflightAppends?: number;
+  /**
+   * Whether a leader answers reads from its lease without a round trip (default true). The
+   * lease assumes replicas' ticks run at the same rate; a host that cannot promise that turns
+   * it off, and every read waits for a heartbeat round (ReadIndex).
+   */
+  leaseReads?: boolean;
 }
 
 /** What a restarted replica loads from its disk. */
