@@ -1,7 +1,6 @@
 /**
  * The data suite's cluster with three copies of each shard (the `shoal-rf3` rows): a write is
- * acknowledged once two of them have it durable. Until the data layer honours `data.replicas`
- * this runs with one copy per shard, and its rows measure the same thing as `shoal-rf1`.
+ * acknowledged once two of them have it durable.
  */
 import { benchConfig } from './cluster-config.ts';
 

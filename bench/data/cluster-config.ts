@@ -13,12 +13,8 @@ export const sales = defineCollection<Sale>({
   indexes: [{ name: 'amount', fields: ['amount'] }],
 });
 
-/**
- * The data settings of the bench's configs. `replicas` (copies of each shard, a write
- * acknowledged once a majority has it) is not part of DataConfig yet: the data layer ignores it
- * until replication lands, so the RF=3 variant runs with one copy per shard until then.
- */
-export type BenchDataConfig = DataConfig & { replicas?: number };
+/** The data settings of the bench's configs (`replicas`: copies of each shard; default 3). */
+export type BenchDataConfig = DataConfig;
 
 /** The suite's config with the given data settings; each cluster-config*.ts exports one. */
 export function benchConfig(data: BenchDataConfig): ShoalConfig {

@@ -4,11 +4,11 @@
  * kill to the first acknowledged write on the shard; median and max over BENCH_FAILOVER_KILLS
  * kills (default 10), the shard under test taking turns so every node is killed in its turn.
  *
- * It is meant for replicated shards, where the time is a follower taking over: detection plus
- * election plus the client finding the new leader. Against today's data layer (one copy per
- * shard, `data.replicas` not yet honoured) nobody takes over: the time is the supervisor
- * restarting the killed node and the node reopening its shard, i.e. the restart time of a
- * single-copy shard. The same code measures both; only the cluster's config differs.
+ * With replicated shards the time is a follower taking over: detection plus election plus the
+ * client finding the new leader. With one copy per shard (`data.replicas = 1`) nobody takes
+ * over: the time is the supervisor restarting the killed node and the node reopening its
+ * shard. The same code measures both; only the cluster's config differs. The node killed is
+ * the shard's preferred leader, which leads it again once it has been back a while.
  */
 import { fileURLToPath } from 'node:url';
 import { connectCoordinator } from '../../src/cluster/index.ts';
@@ -81,7 +81,7 @@ export async function measureFailover(cluster: BenchCluster, nodes: number, kill
       const map = await maps.refresh();
       const shards = map.shardsOf(DEFAULT_PLACEMENT).sort((a, b) => a.shard - b.shard);
       const target = shards[k % shards.length];
-      // The leader is the first of the shard's replicas.
+      // The shard's first replica is its preferred leader, which leads it once back and caught up.
       const leader = map.shard(target.shard)?.replicas[0];
       const proc = (await cluster.status()).processes.find((p) => p.id === leader);
       if (!leader || !proc || proc.pid === null) {

@@ -99,9 +99,7 @@ export function report(outcome: Outcome): void {
   console.log('');
   console.log(formatTable(['system', 'case', 'ops/s', 'p50 ms', 'p99 ms', 'errors', ...peerSystems.map((p) => `ops/s vs ${p}`)], rows));
   if (aggregates.length > 0) console.log(`aggregate rows: ops/s = 1000 / median time of ${aggRuns} runs; p50 = the median, p99 = the slowest run (nearest rank)`);
-  if (shoalSystems.includes('shoal-rf3')) {
-    console.log('shoal-rf3 rows: data.replicas = 3 is passed to the cluster but not implemented yet; until it is, these rows measure one copy per shard');
-  }
+  if (shoalSystems.includes('shoal-rf3')) console.log('shoal-rf3 rows: each shard on 3 nodes, a write acknowledged once 2 have it durable; shoal-rf1: one copy per shard');
   for (const f of outcome.failed) console.log(`FAILED ${f.system} ${f.kind}: ${f.reason}; the row is left out`);
 
   printTargets(outcome, find);

@@ -1,12 +1,9 @@
 /**
  * Which Shoal clusters the data suite runs, one after another. By default one, from
- * cluster-config.ts, with rows named `shoal` (one copy of each shard). BENCH_SHOAL_REPLICAS=1,3
- * runs one cluster per listed replica count instead, each from its own config file passing
- * `data.replicas`, with rows named `shoal-rf1`, `shoal-rf3`.
- *
- * The RF=3 rows measure replication (each shard on 3 nodes, a write acknowledged once 2 have it
- * durable) once the data layer honours `data.replicas`; until then the setting is ignored and
- * they measure one copy per shard, the same as the RF=1 rows.
+ * cluster-config.ts, with rows named `shoal` (the default: 3 replicas per shard).
+ * BENCH_SHOAL_REPLICAS=1,3 runs one cluster per listed replica count instead, each from its own
+ * config file passing `data.replicas`, with rows named `shoal-rf1`, `shoal-rf3` (each shard on
+ * 3 nodes, a write acknowledged once 2 have it durable).
  */
 import { fileURLToPath } from 'node:url';
 import { configPath } from './cluster.ts';
@@ -41,5 +38,5 @@ export function shoalVariants(): ShoalVariant[] {
 /** How a variant's cluster is described when it starts. */
 export function describeReplicas(variant: ShoalVariant): string {
   if (variant.replicas === undefined) return 'one replica per shard';
-  return `data.replicas = ${variant.replicas}${variant.replicas > 1 ? ' (ignored until the data layer implements replication: one copy per shard meanwhile)' : ''}`;
+  return `data.replicas = ${variant.replicas}`;
 }
