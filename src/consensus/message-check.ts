@@ -17,7 +17,9 @@ function isEntry(value: unknown): value is LogEntry {
   if (!isIndex(entry.index) || !isIndex(entry.term)) return false;
   switch (entry.type) {
     case 'command':
-      return 'command' in entry;
+      // No `command` key is a command of undefined: serializers drop undefined fields, and
+      // refusing the entry would stall replication for good.
+      return true;
     case 'config':
       return isClusterConfig(entry.config);
     case 'noop':
