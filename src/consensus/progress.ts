@@ -122,10 +122,18 @@ export class Progress {
     return moved;
   }
 
-  /** The follower refused an append; `hint` is where it suggests the logs may meet. */
+  /**
+   * The follower refused an append; `hint` is where it suggests the logs may meet. A follower
+   * holding what it acknowledged never hints below match, so a hint there means it lost its log
+   * (its store was deleted or damaged and it came back empty): match is taken back to the hint,
+   * so that it is sent the log again, or a copy where the log is compacted, instead of being
+   * probed for ever at an index it no longer has. A refusal overtaken by a later answer may
+   * take match back needlessly too; the next probe then finds the logs meeting higher.
+   */
   refused(hint: number): void {
     this.#probeSent = false;
     if (this.#mode === 'snapshot') return;
+    if (hint < this.#match) this.#match = hint;
     this.#becomeProbe(Math.max(this.#match + 1, Math.min(this.#next - 1, hint + 1)));
   }
 

@@ -23,7 +23,7 @@ import { freePortBase, killLeftovers, removeDir, tempClusterDir } from '../suppo
 import { eventually } from '../support/eventually.ts';
 import { netnsSkipReason, TestNetwork } from '../support/netns.ts';
 import { recordingConnection, RegisterRun, runClock, type AnsweredCall } from '../support/register-run.ts';
-import { fullyReplicated, keysOnShards, LeaderWatch, readOnReplica, replicaOf, shardMap } from '../support/replica-watch.ts';
+import { fullyReplicated, keysOnShards, leaderCommit, LeaderWatch, readOnReplicaWhenLed, replicaOf, shardMap } from '../support/replica-watch.ts';
 
 const skip = await netnsSkipReason();
 const NODES = 3;
@@ -124,7 +124,7 @@ describe('data replication: a shard leader cut off from its majority by the netw
 
       await restore(victim);
       const healAt = clock();
-      const commitAtHeal = (await replicaOf(caller(), elected.leader!, target.id))?.commit ?? 0;
+      const { commit: commitAtHeal } = await leaderCommit(caller(), target.id, majority[0]);
       // Back in the group: following a leader of a later term, with everything the leader had committed at the heal.
       const caughtUp = await eventually(async () => {
         const replica = await replicaOf(caller(), victim, target.id);
@@ -157,6 +157,10 @@ describe('data replication: a shard leader cut off from its majority by the netw
     assert.notEqual(elected.leader, victim);
     assert.ok(elected.term > target.term, `new term ${elected.term} after ${target.term}`);
     assert.deepEqual(watch.conflicts(), [], 'no term of any shard had two leaders');
+    // Back on the network it had stepped down: it never again claims the term it led before the cut.
+    const back = watch.reports({ node: victim, shard: target.id }).filter((r) => r.at > healAt);
+    assert.ok(back.length > 0, `${victim} reported after the heal`);
+    assert.deepEqual(back.filter((r) => r.role === 'leader' && r.term <= target.term), [], `${victim} leading its old term after the heal`);
 
     // Nothing the old leader was sent while cut off came back acknowledged by it.
     const toVictim = calls.filter((c) => c.node === victim && c.sentAt >= cutAt && c.sentAt < healAt && c.endedAt < healAt);
@@ -170,14 +174,16 @@ describe('data replication: a shard leader cut off from its majority by the netw
     // The old leader's copy of every shard equals its leader's, key by key: nothing it took but
     // could not commit survived. Compared once it has applied what the leader has committed.
     const { shards } = await shardMap(caller());
+    const leaders = new Map<number, string>();
     for (const shard of shards) {
-      const leaderCommit = (await replicaOf(caller(), shard.leader!, shard.id))!.commit;
-      await eventually(async () => ((await replicaOf(caller(), victim, shard.id))?.applied ?? 0) >= leaderCommit, { message: `${victim} applied shard ${shard.id} to ${leaderCommit}`, timeoutMs: 30_000, intervalMs: 200 });
+      const { leader, commit } = await leaderCommit(caller(), shard.id);
+      leaders.set(shard.id, leader);
+      await eventually(async () => ((await replicaOf(caller(), victim, shard.id))?.applied ?? 0) >= commit, { message: `${victim} applied shard ${shard.id} to ${commit}`, timeoutMs: 30_000, intervalMs: 200 });
     }
     const version = client!.router.maps.version;
     for (const key of run.keys()) {
-      const leader = shards.find((s) => s.id === shardOfKey(key))!.leader!;
-      const [mine, theirs] = await Promise.all([readOnReplica(caller(), victim, CHAOS_COLLECTION, key, version), readOnReplica(caller(), leader, CHAOS_COLLECTION, key, version)]);
+      const leader = leaders.get(shardOfKey(key)!)!;
+      const [mine, theirs] = await Promise.all([readOnReplicaWhenLed(caller(), victim, CHAOS_COLLECTION, key, version), readOnReplicaWhenLed(caller(), leader, CHAOS_COLLECTION, key, version)]);
       assert.deepEqual(mine && { version: mine.version, doc: mine.doc }, theirs && { version: theirs.version, doc: theirs.doc }, `${key} on ${victim} and on its leader ${leader}`);
       assert.equal((mine?.doc.n as number | undefined) ?? null, result.finalReads.get(key), `${key} on ${victim} is the value read back`);
     }

@@ -34,6 +34,25 @@ export async function shardMap(caller: DataCaller, via?: string): Promise<{ shar
   return (await caller.call('$data', 1, 'map', {}, { timeoutMs: 8_000, ...(via !== undefined ? { node: via } : {}) })) as { shards: ShardReplication[]; unreachable: string[] };
 }
 
+/**
+ * The shard's leader and its commit index now, as the leader itself reports them; asked again
+ * while the shard has none (an election or a hand-over under way).
+ */
+export async function leaderCommit(caller: DataCaller, shard: number, via?: string): Promise<{ leader: string; commit: number }> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const leader = (await shardMap(caller, via)).shards.find((s) => s.id === shard)?.leader;
+      const own = leader ? await replicaOf(caller, leader, shard) : undefined;
+      if (leader && own?.role === 'leader') return { leader, commit: own.commit };
+    } catch (err) {
+      if (Date.now() > until) throw err;
+    }
+    if (Date.now() > until) throw new Error(`shard ${shard} has no leader`);
+    await sleep(200);
+  }
+}
+
 /** Every shard has its full replica set in sync under a leader. */
 export function fullyReplicated(shards: readonly ShardReplication[], replicas: number, count: number): boolean {
   return shards.length === count && shards.every((s) => s.leader !== null && s.replicas.length === replicas && !s.underReplicated);
@@ -47,6 +66,24 @@ export function fullyReplicated(shards: readonly ShardReplication[], replicas: n
 export async function readOnReplica(caller: DataCaller, node: string, collection: string, key: string, mapVersion: number): Promise<StoredDocument | null> {
   const params = { collection, slot: slotOf(key), mapVersion, key, id: key, consistency: 'follower' };
   return (await caller.call('$data', 1, 'shardGet', params, { node, timeoutMs: 5_000 })) as StoredDocument | null;
+}
+
+/**
+ * readOnReplica, asked again while the replica refuses: a follower read is refused, rightly,
+ * while its replica has not heard from a leader lately (an election or a hand-over under way,
+ * a node just back).
+ */
+export async function readOnReplicaWhenLed(caller: DataCaller, node: string, collection: string, key: string, mapVersion: number): Promise<StoredDocument | null> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    try {
+      return await readOnReplica(caller, node, collection, key, mapVersion);
+    } catch (err) {
+      const e = err as { code?: unknown; details?: { notLeader?: unknown } };
+      if (e.code !== 'UNAVAILABLE' || e.details?.notLeader !== true || Date.now() > until) throw err;
+      await sleep(200);
+    }
+  }
 }
 
 /** Keys `<prefix>-<i>` whose slots belong to one of `shards` (by the map's slot table), `count` of them. */
