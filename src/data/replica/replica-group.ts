@@ -255,10 +255,19 @@ export class ReplicaGroup {
     this.#installing = true;
     try {
       while (this.#stepping) await new Promise((resolve) => setImmediate(resolve));
-      const hardState = { term: this.#raft.status().term, votedFor: null, commit: 0 };
+      const status = this.#raft.status();
+      // An older copy would roll back entries this replica acknowledged: refuse it before touching the store.
+      if (meta.index <= status.commit) throw new ShoalError('CONFLICT', `a copy at index ${meta.index} is not past this replica's commit ${status.commit}`);
+      // Entries past the copy that this log shares with the leader's stay (they may be acknowledged): the core keeps them, so the store must too.
+      const old = await this.#engine.loadReplica();
+      const shared = old?.entries.some((e) => e.index === meta.index && e.term === meta.term) === true;
+      const tail = shared ? (old?.entries ?? []).filter((e) => e.index > meta.index) : [];
+      // The vote of this term stays with the store: forgetting it could give a second vote in the same term.
+      const hardState = { term: status.term, votedFor: old?.hardState.term === status.term ? old.hardState.votedFor : null, commit: 0 };
       this.#engine = await replaceStore();
       const state = await this.#engine.resetReplica(hardState);
       if (state.applied !== meta.index) this.#logger.warn({ copied: state.applied, announced: meta.index }, 'copied store stands at another index than announced');
+      if (tail.length > 0) await this.#engine.replicaStep({ entries: tail, committed: [] });
       this.#applied = state.applied;
       this.#compactedThrough = state.snapshot.index;
       this.#raft.installSnapshot(state.snapshot);
