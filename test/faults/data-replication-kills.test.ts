@@ -92,7 +92,7 @@ describe('data replication: shard leaders killed under load', { timeout: 420_000
     await removeDir(dir);
   });
 
-  it(`keeps the history linearizable and every acknowledged write through ${KILLS} leader kills`, async () => {
+  it(`keeps the history linearizable and every acknowledged write through ${KILLS} leader kills`, { timeout: 400_000 }, async () => {
     const killer = new LeaderKiller(cluster, connection);
     // Every shard on all three nodes, each led, before the first kill.
     await eventually(async () => {
