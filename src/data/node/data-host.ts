@@ -154,7 +154,9 @@ export class DataHost {
 
   /**
    * Before a planned stop: marks this node draining so the rebalancer moves its replicas to the
-   * others, and resolves once it holds none with slots (or no other data node could take them).
+   * others, and resolves once it holds none with slots and no group counts it any more (or no
+   * other data node could take them): a node that stops while a group still counts it as a
+   * voter leaves that group a voter short, and the next node removed could take its majority.
    */
   async drain(timeoutMs = 120_000): Promise<{ drained: boolean }> {
     if (!this.#registered) return { drained: true };
@@ -163,7 +165,7 @@ export class DataHost {
     while (Date.now() < until) {
       const map = await this.maps.refresh().catch(() => this.maps.map);
       const holding = Object.values(map.data.shards).some((s) => s.replicas.includes(this.nodeId) && map.slotsOfShard(s.id).length > 0);
-      if (!holding) return { drained: true };
+      if (!holding && this.shards.groups().length === 0) return { drained: true };
       if (!(await this.#othersCanTakeOver())) {
         this.#logger.warn({}, 'no other data node can take this node\'s slots; stopping without draining');
         return { drained: false };

@@ -31,6 +31,8 @@ export interface ReplicaPeers {
   sendCopy(to: string, group: ReplicaGroup): Promise<void>;
   /** Whether the node holds replica state for the shard; rejects when it cannot be asked. */
   hasState(node: string, shard: number): Promise<boolean>;
+  /** The shard group's voters and learners as the leader among `nodes` knows them; undefined when none of them leads it. */
+  leaderMembers(nodes: readonly string[], shard: number): Promise<string[] | undefined>;
 }
 
 export type Consistency = 'leader' | 'follower';
@@ -38,7 +40,7 @@ export type Consistency = 'leader' | 'follower';
 /**
  * The shard replicas this node holds: one ReplicaGroup per shard whose replica set (in the
  * newest map) names this node, opened as soon as the map does and closed (its store removed)
- * once the map no longer does. Operations are judged here: the slot must belong to a shard
+ * once the map no longer does and its group's leader no longer counts it. Operations are judged here: the slot must belong to a shard
  * replicated here, and a write or a leader read must find this replica leading it. Every check
  * reads the map once with no await before the engine call it guards; a read is judged again
  * when the engine answers, and a queued write again just before its batch is proposed.
@@ -107,8 +109,10 @@ export class ShardHost {
       wanted.add(record.id);
       if (!this.#groups.has(record.id)) void this.#open(record.id).catch((err: unknown) => this.#logger.warn({ shard: record.id, err: toShoalError(err).message }, 'could not open shard replica'));
     }
-    for (const [shard, group] of this.#groups) {
-      if (wanted.has(shard)) continue;
+    const dropped = [...this.#groups].filter(([shard]) => !wanted.has(shard));
+    const stillNeeded = await Promise.all(dropped.map(([shard, group]) => this.#stillMember(map, shard, group)));
+    for (const [i, [shard, group]] of dropped.entries()) {
+      if (stillNeeded[i] || this.#groups.get(shard) !== group) continue;
       this.#groups.delete(shard);
       const batcher = this.#batchers.get(group);
       this.#batchers.delete(group);
@@ -117,6 +121,28 @@ export class ShardHost {
       await group.engine.close().catch(() => undefined);
       await this.#store.remove(shard).catch((err: unknown) => this.#logger.warn({ shard, err: String(err) }, 'could not remove a shard replica store'));
       this.#logger.info({ shard }, 'shard replica removed from this node');
+    }
+  }
+
+  /**
+   * Whether a replica the map dropped still counts in its group. It stays a voter until the
+   * leader has removed it (after the replica replacing it caught up): closing it first would
+   * leave the group a voter short meanwhile, and without a majority if another one stops too,
+   * as when two nodes are removed one after the other. A shard gone from the map is gone
+   * everywhere; a group whose leader cannot be found yet keeps this replica.
+   */
+  async #stillMember(map: ShardMap, shard: number, group: ReplicaGroup): Promise<boolean> {
+    const record = map.shard(shard);
+    if (!record) return false;
+    const status = group.status;
+    // A leader the map dropped hands leadership to a replica that stays before it is removed.
+    if (status.role === 'leader') return true;
+    const ask = [...new Set([...record.replicas, ...(status.leader && status.leader !== this.nodeId ? [status.leader] : [])])];
+    try {
+      const members = await this.#peers?.leaderMembers(ask, shard);
+      return members === undefined || members.includes(this.nodeId);
+    } catch {
+      return true;
     }
   }
 

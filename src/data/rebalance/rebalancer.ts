@@ -102,6 +102,9 @@ export class Rebalancer {
     this.nodesKnown = false;
     this.nodesWatch = this.nodesView.watchMembers((members) => {
       this.nodes = members.map(dataNodeOf);
+      // Remembered as it arrives, not only at the next pass: a node that marks itself draining
+      // and leaves while a move runs must still be known as leaving, not as down for a moment.
+      for (const node of this.nodes) this.lastSeen.set(node.id, node);
       this.nodesKnown = true;
       this.trigger();
     });
@@ -156,6 +159,7 @@ export class Rebalancer {
 
     await this.leaderRequests(leadership);
     const now = Date.now();
+    const nodesAtStart = nodesKey(this.nodes);
     const map = await this.options.maps.refresh();
     const { nodes, dead } = this.presentNodes(map, now);
     if (this.nodes.length > 0) {
@@ -188,6 +192,9 @@ export class Rebalancer {
     await this.publish();
     for (const move of moves) {
       if (this.stopped || leadership.signal.aborted) return;
+      // A node joined, left or began draining: its replica sets change first (a pass of moves
+      // takes long, and a draining node may stop before it ends), then the moves are planned again.
+      if (nodesKey(this.nodes) !== nodesAtStart) break;
       await runMove(ctx, move);
       // A request made while this pass runs counts the moves finished after it (the one in flight too).
       this.tallyFor((await coordinator.get(REBALANCE_REQUEST_KEY).catch(() => undefined))?.value as RebalanceRequest | undefined);
@@ -201,7 +208,8 @@ export class Rebalancer {
       this.progress.current = undefined;
       await this.publish();
     }
-    // The next pass (right away) finds nothing left to do and reports idle.
+    // The next pass (right away) finds nothing left to do and reports idle, or plans again
+    // what a change of nodes cut short.
     this.trigger();
   }
 
@@ -308,6 +316,11 @@ export class Rebalancer {
     this.progress.updatedAt = Date.now();
     await this.options.coordinator.put(REBALANCE_PROGRESS_KEY, this.progress);
   }
+}
+
+/** What the plan depends on of the data nodes, to tell whether it changed. */
+function nodesKey(nodes: readonly DataNodeInfo[]): string {
+  return JSON.stringify([...nodes].sort((a, b) => a.id.localeCompare(b.id)).map((n) => [n.id, n.draining, n.groups, n.zone ?? null]));
 }
 
 function dataNodeOf(record: MemberRecord): DataNodeInfo {

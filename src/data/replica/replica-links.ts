@@ -3,6 +3,7 @@ import { open, rm } from 'node:fs/promises';
 import type { RaftMessage } from '../../consensus/index.ts';
 import { silentLogger, toShoalError, type Logger } from '../../core/index.ts';
 import type { ShardStore } from '../node/engines.ts';
+import type { ReplicaReport } from '../node/replica-ops.ts';
 import type { ReplicaPeers } from '../node/shard-host.ts';
 import type { DataCaller } from '../router/data-router.ts';
 import type { ReplicaGroup } from './replica-group.ts';
@@ -74,6 +75,18 @@ export class ReplicaLinks implements ReplicaPeers {
   async hasState(node: string, shard: number): Promise<boolean> {
     const answer = (await this.#caller.call('$data', 1, 'replicaProbe', { shard }, { node, timeoutMs: MESSAGE_TIMEOUT_MS })) as { hasState?: unknown };
     return answer?.hasState === true;
+  }
+
+  async leaderMembers(nodes: readonly string[], shard: number): Promise<string[] | undefined> {
+    const leaders = await Promise.all(
+      nodes.map(async (node) => {
+        const answer = (await this.#caller.call('$data', 1, 'replicaStatus', {}, { node, timeoutMs: MESSAGE_TIMEOUT_MS }).catch(() => undefined)) as { replicas?: ReplicaReport[] } | undefined;
+        return answer?.replicas?.find((r) => r.shard === shard && r.role === 'leader');
+      }),
+    );
+    // Two may claim it across an election: the newer term speaks for the group.
+    const leader = leaders.filter((r) => r !== undefined).sort((a, b) => b.term - a.term)[0];
+    return leader ? [...leader.voters, ...leader.learners] : undefined;
   }
 
   /** Copies the group's store (a consistent snapshot) and streams it to the follower, which installs it. */
