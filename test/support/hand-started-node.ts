@@ -33,10 +33,6 @@ export class HandStartedNode {
     this.id = `node-${options.index}`;
   }
 
-  get pid(): number | undefined {
-    return this.#child?.exitCode === null && this.#child.signalCode === null ? this.#child.pid : undefined;
-  }
-
   /** Starts the process and resolves once it says it is ready; rejects if it exits first or takes too long. */
   async start(): Promise<void> {
     const { dir, port, index, controlUrl, config } = this.#options;
