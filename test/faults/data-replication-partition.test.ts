@@ -162,8 +162,10 @@ describe('data replication: a shard leader cut off from its majority by the netw
     assert.ok(back.length > 0, `${victim} reported after the heal`);
     assert.deepEqual(back.filter((r) => r.role === 'leader' && r.term <= target.term), [], `${victim} leading its old term after the heal`);
 
-    // Nothing the old leader was sent while cut off came back acknowledged by it.
-    const toVictim = calls.filter((c) => c.node === victim && c.sentAt >= cutAt && c.sentAt < healAt && c.endedAt < healAt);
+    // Nothing the old leader was sent while cut off came back acknowledged by it, whenever the
+    // answer came: cut off from its peers it could commit none of it, and after the heal its
+    // uncommitted entries give way to the new leader's. (Writes it refused at once count too.)
+    const toVictim = calls.filter((c) => c.node === victim && c.sentAt >= cutAt && c.sentAt < healAt);
     assert.deepEqual(toVictim.filter((c) => c.acknowledged > 0), [], `writes ${victim} acknowledged while cut off`);
 
     assert.deepEqual(result.unread, [], 'every key read back');
@@ -196,10 +198,37 @@ describe('data replication: a shard leader cut off from its majority by the netw
   });
 
   it('never has a leader cut off from its peers acknowledge the writes clients still send it', async () => {
+    // Besides the workload (whose router soon goes elsewhere), a client that keeps writing to the
+    // old leader itself all through the cut, each write on a probe key of the isolated shard.
+    let probing = false;
+    let probe: Promise<void> = Promise.resolve();
+    const probes: Array<{ key: string; ok: boolean; error?: string }> = [];
+    const startProbe = (victim: string) => {
+      probing = true;
+      const map = client!.router.maps.map;
+      // Keys of the shards the victim is the preferred leader of: the one it led when cut off among them.
+      const led = new Set(Object.values(map.data.shards).filter((r) => r.replicas[0] === victim).map((r) => r.id));
+      const shardOf = (placement: string, slot: number) => client!.router.maps.map.shardOf(placement, slot);
+      probe = (async () => {
+        for (let i = 0; probing; i++) {
+          const [key] = keysOnShards(shardOf, led, 1, `probe-${i}`);
+          try {
+            await caller().call('$data', 1, 'shardPut', { collection: CHAOS_COLLECTION, slot: slotOf(key), mapVersion: map.version, key, id: key, doc: { key, n: i, value: 'probe' } }, { node: victim, timeoutMs: 2_000 });
+            probes.push({ key, ok: true });
+          } catch (err) {
+            probes.push({ key, ok: false, error: err instanceof Error ? err.message : String(err) });
+          }
+          await sleep(20);
+        }
+      })();
+    };
     const cutFromPeers = async (victim: string) => {
       for (const peer of NODE_IDS.filter((n) => n !== victim)) await network.cut(hostOf(victim), hostOf(peer));
+      startProbe(victim);
     };
     const healPeers = async (victim: string) => {
+      probing = false;
+      await probe;
       for (const peer of NODE_IDS.filter((n) => n !== victim)) await network.heal(hostOf(victim), hostOf(peer));
     };
     const outcome = await isolateLeader('cut', 1, cutFromPeers, healPeers);
@@ -210,7 +239,10 @@ describe('data replication: a shard leader cut off from its majority by the netw
     assert.ok(own.some((r) => r.role !== 'leader'), `${victim} reported stepping down while cut off: ${JSON.stringify(own.slice(-3))}`);
     assert.ok(own.some((r) => r.lastIndex > r.commit), `${victim} held uncommitted entries while cut off: ${JSON.stringify(own.slice(-3))}`);
     const toVictim = await assertConsistent(outcome);
-    assert.ok(toVictim.length > 0, `clients sent ${victim} writes while it was cut off`);
+    assert.ok(toVictim.length + probes.length > 0, `clients sent ${victim} writes while it was cut off`);
+    assert.deepEqual(probes.filter((p) => p.ok), [], `writes sent straight to ${victim} acknowledged while cut off`);
+    // And none of them took effect anywhere: every probe key is absent on the shard's leader.
+    for (const p of probes) assert.equal(await client!.collection(chaosCollection).get(p.key), undefined, `${p.key} was written`);
     assert.ok(
       calls.filter((c) => c.node === victim && c.sentAt >= cutAt && c.sentAt < healAt).every((c) => c.endedAt < healAt),
       'every write sent to the cut-off leader was answered before the heal',
