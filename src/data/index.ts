@@ -20,6 +20,7 @@ export { createDataClient, type DataClient, type DataClientConnection, type Data
 export { DataHost, type DataHostOptions } from './node/data-host.ts';
 export { dataHostFromConfig, drainTimeoutOf, type DataConfig } from './node/data-config.ts';
 export { rebalanceStatus, type ShardReplication } from './node/data-admin.ts';
+export type { ReplicaReport } from './node/replica-ops.ts';
 export { sqliteStore, type ShardStore } from './node/engines.ts';
 export { Rebalancer, type RebalancerOptions } from './rebalance/rebalancer.ts';
 export type { RebalanceProgress, RebalanceRequest } from './rebalance/progress.ts';

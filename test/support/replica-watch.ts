@@ -5,19 +5,9 @@
  * leader in each term, so a test can check that no term ever had two.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { placementOf, slotOf, type DataCaller, type ShardReplication, type StoredDocument } from '../../src/data/index.ts';
+import { placementOf, slotOf, type DataCaller, type ReplicaReport, type ShardReplication, type StoredDocument } from '../../src/data/index.ts';
 
-/** One replica as its node reports it (the fields of `$data.replicaStatus` these tests read). */
-export interface ReplicaReport {
-  shard: number;
-  node: string;
-  role: string;
-  term: number;
-  leader: string | null;
-  commit: number;
-  applied: number;
-  lastIndex: number;
-}
+export type { ReplicaReport };
 
 export async function replicaStatus(caller: DataCaller, node: string, timeoutMs = 2_000): Promise<ReplicaReport[]> {
   const answer = (await caller.call('$data', 1, 'replicaStatus', {}, { node, timeoutMs })) as { replicas: ReplicaReport[] };
